@@ -1,0 +1,524 @@
+"""threado against the standard library, side by side in one process.
+
+Usage::
+
+    python benchmarks/bench.py            # full run, a few minutes
+    python benchmarks/bench.py --quick    # CI: well under a minute
+    python benchmarks/bench.py --json out.json --only sleep
+
+Every row runs a standard-library case and the matching threado case in the
+same process, alternating their repeats (stdlib, threado, stdlib, threado,
+...), and reports the ratio threado/stdlib next to the target of the
+performance contract (SPEC.md section 9). Absolute times on a shared machine
+are noise; ratios measured in the same run are what counts. The control row
+runs one stdlib case against itself in the same way, so its distance from
+1.00x shows how noisy the run was. The script only reports: it never fails
+because of a number.
+
+There are two kinds of case:
+
+* ``TimeCase``: a *runner* ``(n) -> ns`` performs the operation ``n`` times
+  in its own loop and returns the elapsed time. Each side's ``n`` is
+  calibrated so one repeat takes about ``Mode.budget_s``; the row reports the
+  median per-operation time over the repeats.
+* ``LatencyCase``: a *sampler* ``(n) -> [ns, ...]`` returns ``n`` individual
+  measurements (set-up excluded). Samples are pooled per side over all the
+  repeats; the row reports p50 and p99 and the ratio of each.
+
+To add a row, write the two functions and append a case to ``CASES``.
+Runners bind what they call to locals so that both sides pay the same loop
+and name-lookup overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any
+
+try:
+    import threado
+except ModuleNotFoundError:  # run from a checkout that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import threado
+import threado.testing
+
+Runner = Callable[[int], int]
+"""Perform an operation ``n`` times; return the elapsed nanoseconds."""
+
+Sampler = Callable[[int], list[int]]
+"""Take ``n`` measurements; return each one in nanoseconds."""
+
+
+@dataclass(frozen=True)
+class TimeCase:
+    """A row reporting the median time per operation."""
+
+    name: str
+    stdlib: Runner
+    threado: Runner
+    target: float | None
+    """Largest acceptable ratio threado/stdlib; ``None`` for a control row."""
+
+
+@dataclass(frozen=True)
+class LatencyCase:
+    """A row reporting p50 and p99 of pooled per-sample latencies."""
+
+    name: str
+    stdlib: Sampler
+    threado: Sampler
+    target: float | None
+    """Largest acceptable ratio threado/stdlib, for p50 and p99 alike."""
+    samples: int
+    """Samples per side and per repeat in the full mode (quick mode takes fewer)."""
+
+
+Case = TimeCase | LatencyCase
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    repeats: int
+    budget_s: float
+    """Target duration of one repeat of one side of a TimeCase."""
+    sample_fraction: float
+    """Fraction of ``LatencyCase.samples`` taken per repeat."""
+
+
+QUICK = Mode("quick", repeats=7, budget_s=0.08, sample_fraction=0.4)
+FULL = Mode("full", repeats=15, budget_s=0.4, sample_fraction=1.0)
+
+#: Pause before starting the clock in the cancel round trip, on both sides,
+#: so the parked thread is really blocked in the OS, not on its way there.
+SETTLE_S = 0.001
+
+
+# -- cases ----------------------------------------------------------------------
+
+
+def _noop() -> None:
+    pass
+
+
+# 1. spawn + join of a no-op thread
+
+
+def stdlib_spawn_join(n: int) -> int:
+    Thread = threading.Thread
+    noop = _noop
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        t = Thread(target=noop)
+        t.start()
+        t.join()
+    return perf_counter_ns() - t0
+
+
+def threado_spawn_join(n: int) -> int:
+    spawn = threado.spawn
+    noop = _noop
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        spawn(noop).join()
+    return perf_counter_ns() - t0
+
+
+# 2. sleep(0)
+
+
+def stdlib_sleep0(n: int) -> int:
+    sleep = time.sleep
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        sleep(0)
+    return perf_counter_ns() - t0
+
+
+def threado_sleep0(n: int) -> int:
+    sleep = threado.sleep
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        sleep(0)
+    return perf_counter_ns() - t0
+
+
+# 3. sleep(0.001) overshoot
+
+
+def _overshoot(sleep: Callable[[float], None], n: int) -> list[int]:
+    out: list[int] = []
+    for _ in range(n):
+        t0 = perf_counter_ns()
+        sleep(0.001)
+        out.append(perf_counter_ns() - t0 - 1_000_000)
+    return out
+
+
+def stdlib_sleep_overshoot(n: int) -> list[int]:
+    return _overshoot(time.sleep, n)
+
+
+def threado_sleep_overshoot(n: int) -> list[int]:
+    return _overshoot(threado.sleep, n)
+
+
+# 4. cancel round trip of a parked thread
+
+_CONDITION_WAIT = threading.Condition.wait.__code__
+
+
+def _wait_until_blocked_in_condition_wait(ident: int) -> None:
+    """Spin until the thread's innermost Python frame is ``Condition.wait``."""
+    while True:
+        frame = sys._current_frames().get(ident)
+        if frame is not None and frame.f_code is _CONDITION_WAIT:
+            return
+        time.sleep(0)
+
+
+def stdlib_cancel_round_trip(n: int) -> list[int]:
+    """A thread parked in ``Event.wait()``: from ``set()`` until ``join()`` returns."""
+    out: list[int] = []
+    for _ in range(n):
+        ready = threading.Event()
+        go = threading.Event()
+
+        def parked(ready: threading.Event = ready, go: threading.Event = go) -> None:
+            ready.set()
+            go.wait()
+
+        th = threading.Thread(target=parked)
+        th.start()
+        ready.wait()
+        assert th.ident is not None
+        _wait_until_blocked_in_condition_wait(th.ident)
+        time.sleep(SETTLE_S)
+        t0 = perf_counter_ns()
+        go.set()
+        th.join()
+        out.append(perf_counter_ns() - t0)
+    return out
+
+
+def threado_cancel_round_trip(n: int) -> list[int]:
+    """A thread parked in ``threado.sleep(60)``: the blocking ``cancel()`` call."""
+    out: list[int] = []
+    for _ in range(n):
+        t = threado.spawn(threado.sleep, 60)
+        threado.testing.wait_parked(t)
+        time.sleep(SETTLE_S)
+        t0 = perf_counter_ns()
+        t.cancel()
+        out.append(perf_counter_ns() - t0)
+        if not t.cancelled:
+            raise RuntimeError(f"{t!r} was not cancelled")
+    return out
+
+
+# 5. entering and leaving a timeout block
+
+
+def stdlib_lock_with(n: int) -> int:
+    """An uncontended ``with lock: pass``, the lock made once."""
+    lock = threading.Lock()
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        with lock:
+            pass
+    return perf_counter_ns() - t0
+
+
+def threado_timeout_with(n: int) -> int:
+    """``with threado.timeout_after(60): pass``, the scope made per iteration."""
+    timeout_after = threado.timeout_after
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        with timeout_after(60):
+            pass
+    return perf_counter_ns() - t0
+
+
+CASES: list[Case] = [
+    TimeCase("spawn + join, no-op thread", stdlib_spawn_join, threado_spawn_join, 1.2),
+    TimeCase("sleep(0)", stdlib_sleep0, threado_sleep0, 1.1),
+    LatencyCase(
+        "sleep(0.001) overshoot",
+        stdlib_sleep_overshoot,
+        threado_sleep_overshoot,
+        1.2,
+        samples=300,
+    ),
+    LatencyCase(
+        "cancel round trip (vs Event.set+join)",
+        stdlib_cancel_round_trip,
+        threado_cancel_round_trip,
+        1.5,
+        samples=200,
+    ),
+    TimeCase("timeout_after(60) block (vs with Lock)", stdlib_lock_with, threado_timeout_with, 5.0),
+    TimeCase("CONTROL: spawn + join, stdlib vs stdlib", stdlib_spawn_join, stdlib_spawn_join, None),
+]
+
+
+# -- measuring ------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One printed line."""
+
+    case: str
+    stat: str
+    stdlib_ns: float
+    threado_ns: float
+    target: float | None
+    spread: tuple[float, float] | None = None
+    """Min and max of the per-repeat ratios, where that is meaningful."""
+
+    @property
+    def ratio(self) -> float:
+        return self.threado_ns / self.stdlib_ns if self.stdlib_ns > 0 else math.inf
+
+
+@dataclass
+class Result:
+    case: str
+    kind: str
+    rows: list[Row]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def calibrate(runner: Runner, budget_s: float) -> int:
+    """Return how many operations take about ``budget_s``; warms the runner up too."""
+    n = 1
+    while True:
+        elapsed = runner(n)
+        if elapsed >= budget_s * 1e9 / 10 or n >= 1 << 30:
+            break
+        n *= 4 if elapsed < budget_s * 1e9 / 100 else 2
+    per_op = max(elapsed / n, 1.0)
+    return max(1, round(budget_s * 1e9 / per_op))
+
+
+def percentile(sorted_data: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation; data must be sorted."""
+    if not sorted_data:
+        return math.nan
+    pos = (len(sorted_data) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_data) - 1)
+    return sorted_data[lo] + (sorted_data[hi] - sorted_data[lo]) * (pos - lo)
+
+
+def _ratio_range(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    ratios = [y / x for x, y in zip(a, b, strict=True) if x > 0]
+    return (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
+
+
+def measure_time(case: TimeCase, mode: Mode) -> Result:
+    n_std = calibrate(case.stdlib, mode.budget_s)
+    n_thr = calibrate(case.threado, mode.budget_s)
+    std: list[float] = []
+    thr: list[float] = []
+    for _ in range(mode.repeats):
+        std.append(case.stdlib(n_std) / n_std)
+        thr.append(case.threado(n_thr) / n_thr)
+    row = Row(
+        case.name,
+        "per op",
+        statistics.median(std),
+        statistics.median(thr),
+        case.target,
+        _ratio_range(std, thr),
+    )
+    raw = {"n_stdlib": n_std, "n_threado": n_thr, "stdlib_ns": std, "threado_ns": thr}
+    return Result(case.name, "time", [row], raw)
+
+
+def measure_latency(case: LatencyCase, mode: Mode) -> Result:
+    n = max(20, round(case.samples * mode.sample_fraction))
+    warm = max(2, n // 10)
+    case.stdlib(warm)
+    case.threado(warm)
+    std: list[int] = []
+    thr: list[int] = []
+    std_p50: list[float] = []
+    thr_p50: list[float] = []
+    for _ in range(mode.repeats):
+        s = case.stdlib(n)
+        t = case.threado(n)
+        std += s
+        thr += t
+        std_p50.append(statistics.median(s))
+        thr_p50.append(statistics.median(t))
+    std.sort()
+    thr.sort()
+    rows = [
+        Row(
+            case.name,
+            "p50",
+            percentile(std, 50),
+            percentile(thr, 50),
+            case.target,
+            _ratio_range(std_p50, thr_p50),
+        ),
+        Row(case.name, "p99", percentile(std, 99), percentile(thr, 99), case.target),
+    ]
+    raw = {
+        "samples_per_repeat": n,
+        "stdlib_pcts_ns": {q: percentile(std, q) for q in (0, 10, 50, 90, 99, 100)},
+        "threado_pcts_ns": {q: percentile(thr, q) for q in (0, 10, 50, 90, 99, 100)},
+    }
+    return Result(case.name, "latency", rows, raw)
+
+
+def measure(case: Case, mode: Mode) -> Result:
+    if isinstance(case, TimeCase):
+        return measure_time(case, mode)
+    return measure_latency(case, mode)
+
+
+# -- reporting ------------------------------------------------------------------
+
+
+def fmt_ns(ns: float) -> str:
+    if math.isnan(ns):
+        return "-"
+    a = abs(ns)
+    if a >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if a >= 1e3:
+        return f"{ns / 1e3:.2f} us"
+    return f"{ns:.0f} ns"
+
+
+def fmt_target(target: float | None) -> str:
+    return "(noise)" if target is None else f"<= {target:g}x"
+
+
+def fmt_verdict(row: Row) -> str:
+    if row.target is None:
+        return ""
+    return "ok" if row.ratio <= row.target else "OVER"
+
+
+def render(rows: Sequence[Row]) -> str:
+    header = ["case", "stat", "stdlib", "threado", "ratio", "pair min-max", "target", ""]
+    lines: list[list[str]] = []
+    last = None
+    for r in rows:
+        spread = "-" if r.spread is None else f"{r.spread[0]:.2f}-{r.spread[1]:.2f}"
+        lines.append(
+            [
+                r.case if r.case != last else "",
+                r.stat,
+                fmt_ns(r.stdlib_ns),
+                fmt_ns(r.threado_ns),
+                f"{r.ratio:.2f}x",
+                spread,
+                fmt_target(r.target),
+                fmt_verdict(r),
+            ]
+        )
+        last = r.case
+    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
+    left = {0, 1}
+
+    def fmt(cols: list[str]) -> str:
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cols, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    out = [fmt(header), fmt(["-" * w for w in widths])]
+    out += [fmt(x) for x in lines]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="short run for CI (< 1 minute)")
+    parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results here")
+    parser.add_argument("--only", metavar="TEXT", help="run only cases whose name contains TEXT")
+    parser.add_argument("--repeats", type=int, help="override the number of repeats")
+    args = parser.parse_args(argv)
+
+    mode = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        mode = Mode(mode.name, max(1, args.repeats), mode.budget_s, mode.sample_fraction)
+    cases = [c for c in CASES if args.only is None or args.only.lower() in c.name.lower()]
+
+    print(f"threado {threado.__version__} benchmark, threado/stdlib ratios (lower is better)")
+    print(
+        f"python   {sys.version.split()[0]} ({platform.python_implementation()}) {sys.executable}"
+    )
+    print(f"platform {platform.platform()}, {_cpus()} CPUs")
+    print(
+        f"mode     {mode.name}: {mode.repeats} interleaved repeats per side, "
+        f"{mode.budget_s:g} s per repeat (per-op rows), medians; latency rows pool samples"
+    )
+    print()
+    sys.stdout.flush()
+
+    start = time.monotonic()
+    results: list[Result] = []
+    for case in cases:
+        t0 = time.monotonic()
+        results.append(measure(case, mode))
+        print(f"  measured {case.name!r} in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    elapsed = time.monotonic() - start
+
+    rows = [r for res in results for r in res.rows]
+    print(render(rows))
+    print()
+    print(
+        "ratio: threado/stdlib of the medians (latency: of the pooled p50 / p99); "
+        "pair min-max: range of the per-repeat ratios."
+    )
+    print(f"total {elapsed:.1f} s")
+
+    if args.json is not None:
+        doc = {
+            "python": sys.version,
+            "platform": platform.platform(),
+            "cpus": _cpus(),
+            "mode": asdict(mode),
+            "threado_version": threado.__version__,
+            "elapsed_s": elapsed,
+            "results": [
+                {
+                    "case": res.case,
+                    "kind": res.kind,
+                    "rows": [{**asdict(r), "ratio": r.ratio} for r in res.rows],
+                    "raw": res.raw,
+                }
+                for res in results
+            ],
+        }
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+def _cpus() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

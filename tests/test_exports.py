@@ -1,0 +1,40 @@
+"""The public face: ``threado.__all__`` lists exactly the public names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import threado
+import threado.testing
+
+
+def test_all_matches_the_public_names() -> None:
+    public = {name for name in vars(threado) if not name.startswith("_")}
+    modules = {"testing"}  # submodules appear as attributes once imported
+    assert set(threado.__all__) == public - modules
+    assert len(threado.__all__) == len(set(threado.__all__))
+
+
+def test_public_classes_say_threado_in_tracebacks() -> None:
+    for name in threado.__all__:
+        obj = getattr(threado, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "threado", name
+
+
+def test_testing_module_exports() -> None:
+    assert threado.testing.__all__ == ["wait_parked"]
+
+
+def test_importing_threado_patches_nothing_and_starts_no_thread() -> None:
+    code = (
+        "import socket, threading, time, queue, select\n"
+        "before = (time.sleep, socket.socket, threading.Lock, threading.Event, queue.Queue,"
+        " select.select, threading.active_count())\n"
+        "import threado\n"
+        "after = (time.sleep, socket.socket, threading.Lock, threading.Event, queue.Queue,"
+        " select.select, threading.active_count())\n"
+        "assert before == after, (before, after)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

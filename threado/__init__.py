@@ -1,0 +1,51 @@
+"""threado: cancellable real OS threads.
+
+Every blocking point of a threado program (a wait on a threado lock, queue,
+event, sleep or thread join) is a place where :class:`ThreadCancelled` can
+appear, at once, when the thread is cancelled or a timeout expires; ``with``
+blocks clean up on the way out. Importing threado patches nothing.
+"""
+
+from ._errors import CancelReason as CancelReason
+from ._errors import ThreadCancelled as ThreadCancelled
+from ._errors import ThreadError as ThreadError
+from ._errors import ThreadTimeout as ThreadTimeout
+from ._scopes import TimeoutScope as TimeoutScope
+from ._scopes import cancel_requested as cancel_requested
+from ._scopes import checkpoint as checkpoint
+from ._scopes import clock as clock
+from ._scopes import current_deadline as current_deadline
+from ._scopes import ignore_after as ignore_after
+from ._scopes import ignore_at as ignore_at
+from ._scopes import shield as shield
+from ._scopes import sleep as sleep
+from ._scopes import timeout_after as timeout_after
+from ._scopes import timeout_at as timeout_at
+from ._threads import Thread as Thread
+from ._threads import current_thread as current_thread
+from ._threads import run as run
+from ._threads import spawn as spawn
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CancelReason",
+    "Thread",
+    "ThreadCancelled",
+    "ThreadError",
+    "ThreadTimeout",
+    "TimeoutScope",
+    "cancel_requested",
+    "checkpoint",
+    "clock",
+    "current_deadline",
+    "current_thread",
+    "ignore_after",
+    "ignore_at",
+    "run",
+    "shield",
+    "sleep",
+    "spawn",
+    "timeout_after",
+    "timeout_at",
+]

@@ -1,0 +1,93 @@
+"""The exception family of threado.
+
+Two families, as in trio and curio:
+
+* Cancellation derives from :class:`BaseException`, so that ``except Exception``
+  handlers never swallow it: :class:`ThreadCancelled`.
+* Everything else derives from :class:`Exception`: :class:`ThreadError` (a
+  thread's failure, seen by whoever joins it) and :class:`ThreadTimeout` (a
+  timeout block expired; also a builtin :class:`TimeoutError`).
+
+This module imports nothing from the rest of threado: it is the bottom layer.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["CancelReason", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
+
+
+class CancelReason(enum.Enum):
+    """Why a :class:`ThreadCancelled` was raised."""
+
+    #: Somebody called :meth:`threado.Thread.cancel` on the thread.
+    EXPLICIT = "explicit"
+    #: The deadline of an enclosing timeout block passed.
+    DEADLINE = "deadline"
+    #: A :class:`threado.ThreadGroup` cancelled its threads.
+    GROUP = "group"
+
+    def __repr__(self) -> str:
+        return f"CancelReason.{self.name}"
+
+
+CancelReason.__module__ = "threado"
+
+
+class ThreadCancelled(BaseException):
+    """Raised at a blocking point of a thread that has been cancelled.
+
+    It derives from :class:`BaseException` (not :class:`Exception`), so that
+    generic ``except Exception`` handlers let it pass. Cancellation is
+    level-triggered: a thread that catches it and carries on gets it again at
+    its next blocking point.
+
+    Inside a timeout block whose deadline passed, the blocking point raises a
+    ``ThreadCancelled`` whose :attr:`reason` is :attr:`CancelReason.DEADLINE`;
+    the timeout block turns it into :class:`ThreadTimeout` when it leaves.
+
+    Attributes:
+        reason: Why the cancellation happened (a :class:`CancelReason`).
+        source: What caused it: the cancelling :class:`threado.Thread` (or
+            ``None`` if unknown), the timeout scope, or the group.
+    """
+
+    reason: CancelReason
+    source: object
+
+    def __init__(
+        self,
+        message: str = "thread cancelled",
+        reason: CancelReason = CancelReason.EXPLICIT,
+        source: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.source = source
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.reason, None))
+
+
+class ThreadError(Exception):
+    """Raised by :meth:`threado.Thread.join` when the thread did not return.
+
+    Its ``__cause__`` is the exception that ended the thread (also when that
+    exception was :class:`ThreadCancelled`).
+    """
+
+
+class ThreadTimeout(TimeoutError):
+    """Raised by a ``timeout_after``/``timeout_at`` block whose deadline passed.
+
+    It subclasses the builtin :class:`TimeoutError`. Inside the block the
+    blocking point raised :class:`ThreadCancelled` (so that ``except
+    Exception`` handlers there do not swallow it); only the block itself
+    raises ``ThreadTimeout``, and only for its own deadline: an outer block's
+    expiry passes through an inner block as ``ThreadCancelled``.
+    """
+
+
+for _cls in (ThreadCancelled, ThreadError, ThreadTimeout):
+    _cls.__module__ = "threado"

@@ -1,0 +1,355 @@
+"""Parking: the one mechanism every threado wait goes through.
+
+A thread waits by *parking*: it blocks on its own wake-up token (see
+``_state``), with a timeout equal to the earliest deadline in force, until
+someone unparks it. Wait queues hold :class:`Waiter` records of parked
+threads; a waker can *hand off* a value (a lock, a permit, an item) to one
+specific waiter. Cancellation and timeouts need no special case: a cancel
+sets the thread's flag and unparks it, a deadline ends the timed block, and
+the woken waiter *abandons* its wait.
+
+Theory of operation
+-------------------
+
+Every :class:`WaitQueue` is guarded by a mutex that belongs to the primitive
+owning it (the same mutex guards the primitive's own state). Under that
+mutex, for every waiter ``w`` of the queue:
+
+    ``w`` is in the queue  <=>  ``w.result is PENDING``
+
+A waker pops ``w`` and stores the hand-off in ``w.result`` in one critical
+section; the waiter abandons by taking the mutex and removing ``w`` if, and
+only if, it is still pending. So when a hand-off and a cancel (or timeout, or
+``KeyboardInterrupt``) reach a waiter at once, exactly one of them wins:
+
+* the hand-off won: the wait reports success and the cancellation stays
+  pending for the next blocking point (it is level-triggered, so nothing is
+  lost). If an exception is already unwinding the waiter (an asynchronous
+  ``KeyboardInterrupt``), it cannot report success, so it calls the
+  primitive's ``on_abandon(value)``, which passes the value on to the next
+  waiter or puts it back;
+* the abandon won: ``w`` left the queue without a value, and no waker can
+  reach it any more.
+
+``result`` is published with a single store, so a waiter that sees a value
+sees the whole hand-off. Wake-up tokens can be stale (see ``_state``), so
+every wait loops and re-checks ``result``, cancellation and the clock after
+each wake-up. Nobody polls: a thread blocks until a waker, a canceller or its
+own deadline ends the block.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._errors import ThreadCancelled
+from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
+
+__all__ = [
+    "PENDING",
+    "TIMED_OUT",
+    "Latch",
+    "WaitQueue",
+    "Waiter",
+    "add_watcher",
+    "block",
+    "deadline_from_timeout",
+    "park_until",
+    "remove_watcher",
+    "wake_watchers",
+]
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+#: ``Waiter.result`` before any hand-off.
+PENDING: Final[Any] = _Marker("PENDING")
+#: What a wait returns when its own timeout passed.
+TIMED_OUT: Final[Any] = _Marker("TIMED_OUT")
+
+
+class Waiter:
+    """One parked thread in one wait queue."""
+
+    __slots__ = ("result", "state")
+
+    def __init__(self, state: ThreadState) -> None:
+        self.state = state
+        # PENDING while in the queue; the hand-off once popped (one store).
+        self.result: Any = PENDING
+
+
+def _announce(st: ThreadState, what: object) -> None:
+    """Record what ``st`` is parked on, and wake anybody watching for it."""
+    st.wait_since = clock()
+    st.waiting_on = what
+    if st.watchers:
+        wake_watchers(st)
+
+
+_watch_mutex = threading.Lock()
+
+
+def wake_watchers(st: ThreadState) -> None:
+    """Wake every thread waiting in ``testing.wait_parked`` for ``st``."""
+    with _watch_mutex:
+        watchers = st.watchers or []
+        st.watchers = None
+    for w in watchers:
+        unpark(w)
+
+
+def add_watcher(target: ThreadState, watcher: ThreadState) -> None:
+    """Ask to be unparked the next time ``target`` parks (testing helper)."""
+    with _watch_mutex:
+        if target.watchers is None:
+            target.watchers = []
+        target.watchers.append(watcher)
+
+
+def remove_watcher(target: ThreadState, watcher: ThreadState) -> None:
+    """Undo :func:`add_watcher` (no-op if already woken)."""
+    with _watch_mutex:
+        if target.watchers and watcher in target.watchers:
+            target.watchers.remove(watcher)
+
+
+def block(st: ThreadState, deadline: float | None) -> bool:
+    """Block on ``st``'s token once, until woken or ``deadline``.
+
+    Returns:
+        ``False`` without blocking if ``deadline`` has already passed.
+    """
+    if deadline is None:
+        st.token.acquire()
+        return True
+    remaining = deadline - clock()
+    if remaining <= 0:
+        return False
+    st.token.acquire(True, remaining if remaining < TIMEOUT_MAX else TIMEOUT_MAX)
+    return True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watch_mutex._at_fork_reinit)  # type: ignore[attr-defined]
+
+
+class WaitQueue:
+    """A FIFO of :class:`Waiter` records, guarded by its owner's mutex.
+
+    Methods whose names end in ``_locked`` must be called with ``mutex`` held;
+    :meth:`wait` must be called without it.
+    """
+
+    __slots__ = ("mutex", "waiters")
+
+    def __init__(self, mutex: Any) -> None:
+        self.mutex = mutex
+        self.waiters: deque[Waiter] = deque()
+
+    def __len__(self) -> int:
+        return len(self.waiters)
+
+    def enqueue_locked(self, st: ThreadState) -> Waiter:
+        """Register the calling thread as the last waiter."""
+        w = Waiter(st)
+        self.waiters.append(w)
+        return w
+
+    def handoff_locked(self, value: Any = True) -> bool:
+        """Hand ``value`` to the first waiter and wake it.
+
+        Returns:
+            ``False`` if there was no waiter (the caller keeps the value).
+        """
+        if not self.waiters:
+            return False
+        w = self.waiters.popleft()
+        w.result = value
+        unpark(w.state)
+        return True
+
+    def handoff_all_locked(self, value: Any = True) -> int:
+        """Hand ``value`` to every waiter; return how many there were."""
+        n = 0
+        waiters = self.waiters
+        while waiters:
+            w = waiters.popleft()
+            w.result = value
+            unpark(w.state)
+            n += 1
+        return n
+
+    def wait(
+        self,
+        st: ThreadState,
+        w: Waiter,
+        deadline: float | None,
+        what: object,
+        on_abandon: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """Park until ``w`` is handed a value, ``deadline`` passes, or a cancel.
+
+        ``w`` must have been enqueued (under the mutex, now released) by the
+        calling thread, whose state is ``st``.
+
+        Returns:
+            The value handed off, or :data:`TIMED_OUT` if ``deadline`` (this
+            operation's own timeout, a :func:`clock` value or ``None``) passed
+            first.
+
+        Raises:
+            ThreadCancelled: the thread was cancelled or an enclosing deadline
+                passed, and no value had been handed off. If one had, it is
+                returned and the cancellation waits for the next blocking
+                point.
+        """
+        _announce(st, what)
+        try:
+            while True:
+                result = w.result
+                if result is not PENDING:
+                    return result
+                exc = None
+                if st.cancel is not None or st.deadline is not None:
+                    exc = st.pending_cancel()
+                if exc is None:
+                    if block(st, st.effective_deadline(deadline)):
+                        continue
+                    if deadline is None or clock() < deadline:
+                        continue  # a scope deadline: pending_cancel() sees it
+                # Abandon: we were cancelled, or our own deadline passed.
+                with self.mutex:
+                    result = w.result
+                    if result is PENDING:
+                        self.waiters.remove(w)
+                if result is not PENDING:
+                    return result  # the hand-off won
+                if exc is not None:
+                    raise exc
+                return TIMED_OUT
+        except ThreadCancelled:
+            raise
+        except BaseException:
+            # An asynchronous exception (KeyboardInterrupt from a signal
+            # handler) is abandoning the wait: leave the queue, and pass on
+            # anything that was handed to us at the same instant.
+            with self.mutex:
+                result = w.result
+                if result is PENDING and w in self.waiters:
+                    self.waiters.remove(w)
+            if result is not PENDING and on_abandon is not None:
+                on_abandon(result)
+            raise
+        finally:
+            st.waiting_on = None
+
+
+def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
+    """Park until ``deadline`` passes (``None``: until cancelled).
+
+    Raises:
+        ThreadCancelled: the thread was cancelled or an enclosing deadline
+            passed.
+    """
+    _announce(st, what)
+    try:
+        while True:
+            if st.cancel is not None or st.deadline is not None:
+                exc = st.pending_cancel()
+                if exc is not None:
+                    raise exc
+            if (
+                not block(st, st.effective_deadline(deadline))
+                and deadline is not None
+                and clock() >= deadline
+            ):
+                return
+    finally:
+        st.waiting_on = None
+
+
+class Latch:
+    """A one-shot event: once set, stays set; waiting is a blocking point."""
+
+    __slots__ = ("_mutex", "_queue", "_set", "_what")
+
+    def __init__(self, what: object = None) -> None:
+        self._mutex = threading.Lock()
+        self._queue = WaitQueue(self._mutex)
+        self._set = False
+        # What a waiter is shown to wait on (repr, introspection).
+        self._what = what
+
+    def is_set(self) -> bool:
+        """Return whether :meth:`set` has been called."""
+        return self._set
+
+    def set(self) -> None:
+        """Set the latch and wake every waiter."""
+        with self._mutex:
+            self._set = True
+            self._queue.handoff_all_locked(True)
+
+    def wait(self, deadline: float | None = None) -> bool:
+        """Wait until set; a blocking point.
+
+        Returns:
+            ``True`` once set, ``False`` if ``deadline`` passed first.
+
+        Raises:
+            ThreadCancelled: if the calling thread is cancelled.
+        """
+        st = get_state()
+        st.check()
+        with self._mutex:
+            if self._set:
+                return True
+            w = self._queue.enqueue_locked(st)
+        return self._queue.wait(st, w, deadline, self._what or self) is not TIMED_OUT
+
+
+def deadline_from_timeout(timeout: float | None) -> float | None:
+    """Turn a relative ``timeout`` (seconds or ``None``) into a deadline.
+
+    Raises:
+        TypeError: if ``timeout`` is not a real number or ``None``.
+        ValueError: if ``timeout`` is NaN.
+    """
+    if timeout is None:
+        return None
+    return clock() + check_seconds(timeout, "timeout")
+
+
+def check_seconds(value: object, what: str) -> float:
+    """Validate a duration as ``time.sleep`` does: a float, or an integer.
+
+    Raises:
+        TypeError: if ``value`` is neither a ``float`` nor an integer (an
+            object with ``__index__``); ``bool`` counts as an integer, as in
+            the standard library.
+        ValueError: if ``value`` is NaN.
+    """
+    if isinstance(value, float):
+        if value != value:
+            raise ValueError(f"{what} must be a number of seconds, not NaN")
+        return value
+    try:
+        return float(operator.index(value))  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a number of seconds (int or float), not {type(value).__name__}"
+        ) from None

@@ -1,0 +1,287 @@
+"""Per-thread state: the cancel flag, the scope stack and the wake-up token.
+
+Every OS thread that touches threado gets one :class:`ThreadState`, created on
+first use (threads spawned by threado get theirs from the spawner, so that a
+cancel can reach a thread that has not started yet).
+
+Theory of operation
+-------------------
+
+* ``token`` is a ``_thread`` lock used as a binary semaphore, the parker of
+  Java's ``LockSupport`` and Rust's ``thread::park``: *acquired* means "no
+  wake-up pending". :func:`unpark` releases it (a second release while a token
+  is already pending is ignored), the owner thread blocks by acquiring it.
+  A token is never lost, but one may be stale: every waiter re-checks its own
+  condition after waking, so a spurious wake-up costs one loop, never
+  correctness.
+* ``cancel`` is written by other threads (and signal handlers) without any
+  lock: it goes from ``None`` to a reason once and never back. Writers then
+  call :func:`unpark`; the owner reads ``cancel`` after every wake-up, so the
+  write is always seen (the token's release/acquire orders it).
+* The scope stack (``scopes``, ``deadline``, ``visible_from``) is touched only
+  by the owner thread. ``scopes`` holds timeout scopes and shields, innermost
+  last. Invariants, restored by every push and pop:
+
+  - ``visible_from`` is the index just above the innermost shield (0 if
+    there is none); thread cancellation is visible iff ``visible_from == 0``.
+  - ``deadline`` is the earliest deadline among the timeout scopes at
+    ``scopes[visible_from:]``, or ``None`` if they have none.
+
+* ``waiting_on``/``wait_since`` say what the thread is parked on, for
+  ``repr`` and introspection. They are set once the waiter is registered
+  wherever its wake-up will come from.
+
+This module knows nothing about primitives or threads; it sits just above
+``_errors``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Protocol
+
+from ._errors import CancelReason, ThreadCancelled
+
+__all__ = [
+    "TIMEOUT_MAX",
+    "ScopeLike",
+    "ThreadState",
+    "clock",
+    "get_state",
+    "lookup_state",
+    "unpark",
+]
+
+clock = time.monotonic
+
+#: The longest single block on a lock (``threading.TIMEOUT_MAX``); longer
+#: waits re-block after waking.
+TIMEOUT_MAX: float = threading.TIMEOUT_MAX
+
+
+class ScopeLike(Protocol):
+    """What the scope stack needs to know about an entry."""
+
+    @property
+    def deadline(self) -> float | None: ...
+
+    @property
+    def is_shield(self) -> bool: ...
+
+
+class Wakeup(Protocol):
+    """A second way to wake a thread, for waits on descriptors."""
+
+    def wake(self) -> None: ...
+
+
+class ThreadState:
+    """Everything threado keeps about one OS thread."""
+
+    __slots__ = (
+        "__weakref__",
+        "cancel",
+        "deadline",
+        "end_hooks",
+        "handle",
+        "ident",
+        "saved",
+        "scopes",
+        "token",
+        "visible_from",
+        "wait_since",
+        "waiting_on",
+        "wakeup",
+        "watchers",
+    )
+
+    def __init__(self) -> None:
+        # Acquired: no wake-up pending. See the module docstring.
+        self.token = threading.Lock()
+        self.token.acquire()
+        # None, or (reason, source, message) of the first cancel; never reset.
+        self.cancel: tuple[CancelReason, object, str] | None = None
+        self.scopes: list[ScopeLike] = []
+        # For each entry of ``scopes``, the (deadline, visible_from) to restore
+        # when it is popped.
+        self.saved: list[tuple[float | None, int]] = []
+        self.deadline: float | None = None
+        self.visible_from = 0
+        self.waiting_on: object = None
+        self.wait_since = 0.0
+        # States of threads blocked in testing.wait_parked() on this one.
+        self.watchers: list[ThreadState] | None = None
+        self.wakeup: Wakeup | None = None
+        # The threado.Thread handle, once there is one (set by _threads).
+        self.handle: Any = None
+        self.ident: int | None = None
+        # Called once when a thread that threado did not start ends.
+        self.end_hooks: list[Any] | None = None
+
+    # -- scopes (owner thread only) ---------------------------------------
+
+    def push_scope(self, scope: ScopeLike) -> None:
+        """Enter a timeout scope or a shield."""
+        self.saved.append((self.deadline, self.visible_from))
+        self.scopes.append(scope)
+        if scope.is_shield:
+            self.deadline = None
+            self.visible_from = len(self.scopes)
+        else:
+            d = scope.deadline
+            if d is not None and (self.deadline is None or d < self.deadline):
+                self.deadline = d
+
+    def pop_scope(self, scope: ScopeLike) -> None:
+        """Leave ``scope``, which must be the innermost one.
+
+        Raises:
+            RuntimeError: if scopes were not left in the order they were
+                entered (e.g. a ``with`` block exited through a generator).
+        """
+        if not self.scopes or self.scopes[-1] is not scope:
+            raise RuntimeError(
+                "threado scopes must be exited in the reverse order they were "
+                f"entered: {scope!r} is not the innermost scope of this thread"
+            )
+        self.scopes.pop()
+        self.deadline, self.visible_from = self.saved.pop()
+
+    # -- cancellation ------------------------------------------------------
+
+    def pending_cancel(self) -> ThreadCancelled | None:
+        """Return the cancellation this thread must raise now, or ``None``.
+
+        Thread cancellation wins over deadlines; among expired deadlines the
+        outermost visible scope wins, so that each block reports only its own
+        expiry (an inner block does not claim an outer block's timeout).
+        """
+        c = self.cancel
+        if c is not None and self.visible_from == 0:
+            return ThreadCancelled(c[2], c[0], c[1])
+        d = self.deadline
+        if d is not None:
+            now = clock()
+            if now >= d:
+                for scope in self.scopes[self.visible_from :]:
+                    sd = scope.deadline
+                    if sd is not None and sd <= now:
+                        return ThreadCancelled(
+                            f"deadline of {scope!r} passed", CancelReason.DEADLINE, scope
+                        )
+        return None
+
+    def check(self) -> None:
+        """Raise the pending cancellation, if any (a blocking point's entry check)."""
+        if self.cancel is not None or self.deadline is not None:
+            exc = self.pending_cancel()
+            if exc is not None:
+                raise exc
+
+    def effective_deadline(self, deadline: float | None) -> float | None:
+        """Return the earlier of ``deadline`` and the scopes' deadline."""
+        d = self.deadline
+        if d is None:
+            return deadline
+        if deadline is None or d < deadline:
+            return d
+        return deadline
+
+    def request_cancel(self, reason: CancelReason, source: object, message: str) -> None:
+        """Mark the thread cancelled (once; the first reason stays) and wake it.
+
+        Takes no lock, so it is safe from a signal handler.
+        """
+        if self.cancel is None:
+            self.cancel = (reason, source, message)
+        unpark(self)
+
+    def __repr__(self) -> str:
+        return f"<ThreadState ident={self.ident} waiting_on={self.waiting_on!r}>"
+
+
+def unpark(state: ThreadState) -> None:
+    """Give ``state``'s thread a wake-up token (idempotent, never blocks)."""
+    try:
+        state.token.release()
+    except RuntimeError:
+        pass  # a token is already pending: one is enough
+    w = state.wakeup
+    if w is not None:
+        w.wake()
+
+
+class _EndSentinel:
+    """Stored in a foreign thread's thread-local storage.
+
+    CPython drops a thread's thread-local values when the thread ends, so
+    ``__del__`` runs then, in the ending thread: it is the end hook of a thread
+    that threado did not start.
+    """
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: ThreadState) -> None:
+        self.state = state
+
+    def __del__(self) -> None:
+        hooks = self.state.end_hooks
+        self.state.end_hooks = None
+        for hook in hooks or ():
+            hook()
+
+
+class _Local(threading.local):
+    state: ThreadState
+    sentinel: _EndSentinel
+
+
+_local = _Local()
+
+
+def get_state() -> ThreadState:
+    """Return the calling thread's state, creating it on first use."""
+    try:
+        return _local.state
+    except AttributeError:
+        return _new_state()
+
+
+def _new_state() -> ThreadState:
+    st = ThreadState()
+    st.ident = threading.get_ident()
+    st.end_hooks = []
+    _local.state = st
+    _local.sentinel = _EndSentinel(st)
+    return st
+
+
+def install_state(st: ThreadState) -> None:
+    """Make ``st`` the calling thread's state (threads spawned by threado)."""
+    st.ident = threading.get_ident()
+    _local.state = st
+
+
+def lookup_state() -> ThreadState | None:
+    """Return the calling thread's state if it has one, without creating it."""
+    return getattr(_local, "state", None)
+
+
+def _after_fork_in_child() -> None:
+    st = lookup_state()
+    if st is None:
+        return
+    # The forking thread is the only one left: nothing can be parked, and no
+    # token or watcher from the parent is meaningful.
+    st.token = threading.Lock()
+    st.token.acquire()
+    st.waiting_on = None
+    st.watchers = None
+    st.wakeup = None
+    st.ident = threading.get_ident()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

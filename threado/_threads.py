@@ -1,0 +1,478 @@
+"""Threads: ``spawn``, the :class:`Thread` handle, ``current_thread`` and ``run``.
+
+Theory of operation
+-------------------
+
+``spawn`` creates the new thread's :class:`~threado._state.ThreadState` in
+the spawner, so a cancel reaches a thread that has not started yet, then starts
+a plain ``threading.Thread`` that installs that state, runs the function in a
+copy of the spawner's ``contextvars`` context, stores the outcome and sets the
+handle's ``_done`` latch. Joiners and cancellers wait on that latch (a threado
+wait, so it is a blocking point) and then finish with an OS-level join, which
+returns at once or after the few instructions the ending thread has left; so
+``is_alive()`` is ``False`` once ``join`` returns, as with ``threading``.
+
+Threads that threado did not start (the main thread, plain ``threading``
+threads) get a handle on demand from :func:`current_thread`. Their end is
+noticed by a sentinel in thread-local storage (see ``_state``), so joining
+them is a threado wait as well; they have no result.
+
+Failures are never silent: the handle of a thread that failed (ended by any
+exception but :class:`ThreadCancelled`) whose outcome nobody retrieved logs the
+failure once, when the handle is garbage-collected or at interpreter exit.
+
+Invariants:
+
+* ``_done`` is set exactly once, after ``_result``/``_exc`` are stored.
+* While a spawned thread runs, its state holds its handle (``current_thread``
+  needs it); when it ends the link is dropped, so that handle and thread do
+  not keep each other alive.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import itertools
+import logging
+import os
+import sys
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, TypeVarTuple
+
+from ._errors import CancelReason, ThreadCancelled, ThreadError
+from ._parking import Latch, deadline_from_timeout, wake_watchers
+from ._state import ThreadState, clock, get_state, install_state, lookup_state
+
+__all__ = ["Thread", "current_thread", "run", "spawn"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+logger = logging.getLogger("threado")
+
+#: A blocking ``cancel()`` without a timeout logs a warning with the target's
+#: stack after waiting this long (it may be stuck where threado cannot reach).
+CANCEL_WARN_AFTER = 5.0
+
+_counter = itertools.count(1)
+
+# Spawned threads that are still running (for fork handling and, later,
+# introspection), and handles whose failure is still unreported.
+_registry_lock = threading.Lock()
+_running: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
+_unretrieved: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
+
+
+class Thread(Generic[T]):
+    """A handle on a thread: join it, wait for it, cancel it.
+
+    Made by :func:`spawn` (threads that threado starts) and by
+    :func:`current_thread` (any thread, including the main thread and plain
+    ``threading`` threads). Do not instantiate it directly.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_done",
+        "_exc",
+        "_ident",
+        "_name",
+        "_native_id",
+        "_result",
+        "_retrieved",
+        "_spawned",
+        "_state",
+        "_thread",
+    )
+
+    _state: ThreadState
+    _thread: threading.Thread
+    _done: Latch
+    _result: T | None
+    _exc: BaseException | None
+    _spawned: bool
+    _retrieved: bool
+    _ident: int | None
+    _native_id: int | None
+    _name: str
+
+    def __init__(self) -> None:
+        raise TypeError("threado.Thread cannot be instantiated: use threado.spawn()")
+
+    @classmethod
+    def _make(cls, state: ThreadState, thread: threading.Thread | None, spawned: bool) -> Thread[T]:
+        self: Thread[T] = object.__new__(cls)
+        self._state = state
+        self._done = Latch(self)
+        self._result = None
+        self._exc = None
+        self._spawned = spawned
+        self._retrieved = False
+        self._ident = None
+        self._native_id = None
+        self._name = ""
+        if thread is not None:
+            self._thread = thread
+            self._name = thread.name
+            self._ident = thread.ident
+            self._native_id = thread.native_id
+        return self
+
+    # -- outcome -----------------------------------------------------------
+
+    def _finish(self, result: Any, exc: BaseException | None) -> None:
+        """Record the outcome; called once, by the thread itself, at its end."""
+        self._result = result
+        self._exc = exc
+        if exc is not None and not isinstance(exc, ThreadCancelled):
+            with _registry_lock:
+                _unretrieved.add(self)
+        self._done.set()
+
+    def _join_os_thread(self) -> None:
+        # The thread has stored its outcome; let it finish its last steps so
+        # that is_alive() is False, as after threading.Thread.join().
+        t = self._thread
+        if (
+            t is not threading.current_thread()
+            and not isinstance(t, threading._DummyThread)
+            and t is not threading.main_thread()
+        ):
+            t.join()
+
+    def _mark_retrieved(self) -> None:
+        if not self._retrieved:
+            self._retrieved = True
+            if self._exc is not None:
+                with _registry_lock:
+                    _unretrieved.discard(self)
+
+    def _check_not_self(self, what: str) -> None:
+        if self._state is lookup_state():
+            raise RuntimeError(f"a thread cannot {what} itself: {self!r}")
+
+    def join(self, timeout: float | None = None) -> T:
+        """Wait for the thread to end and return its result; a blocking point.
+
+        Raises:
+            ThreadError: the thread ended by an exception (also
+                :class:`ThreadCancelled`), which is its ``__cause__``.
+            TimeoutError: ``timeout`` passed while the thread still runs.
+            RuntimeError: a thread tried to join itself.
+            ThreadCancelled: the *calling* thread was cancelled while waiting.
+        """
+        if not self.wait(timeout):
+            raise TimeoutError(f"{self!r} is still running after {timeout} seconds")
+        return self._outcome()
+
+    def _outcome(self) -> T:
+        self._mark_retrieved()
+        if self._exc is not None:
+            raise ThreadError(f"thread {self._name!r} failed") from self._exc
+        return self._result  # type: ignore[return-value]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end, whatever its outcome; a blocking point.
+
+        Returns:
+            ``True`` once the thread has ended, ``False`` if ``timeout`` passed.
+
+        Raises:
+            RuntimeError: a thread tried to wait for itself.
+            ThreadCancelled: the *calling* thread was cancelled while waiting.
+        """
+        self._check_not_self("wait for")
+        if not self._done.wait(deadline_from_timeout(timeout)):
+            return False
+        self._join_os_thread()
+        return True
+
+    def cancel(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Cancel the thread: its next blocking point raises :class:`ThreadCancelled`.
+
+        Cancelling a finished thread does nothing; cancelling twice is fine.
+        With ``blocking=False`` it only marks the thread and wakes it: that
+        form takes no lock and is safe in a signal handler. Otherwise it is a
+        blocking point that waits until the thread has ended, its ``finally``
+        blocks and ``with`` exits run, or until ``timeout`` passes. A thread
+        cancelling itself is not blocked: the call returns and the thread's
+        next blocking point raises. A blocking cancel without a timeout that
+        has waited a few seconds logs a warning with the target's stack.
+
+        Returns:
+            Whether the thread has ended.
+
+        Raises:
+            ThreadCancelled: the *calling* thread was cancelled while waiting.
+        """
+        if self._done.is_set():
+            if blocking and self._state is not lookup_state():
+                self._join_os_thread()
+            return True
+        me = lookup_state()
+        source = me.handle if me is not None else None
+        name = source._name if source is not None else "another thread"
+        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {name}")
+        if not blocking or me is self._state:
+            return self._done.is_set()
+        if timeout is None:
+            if not self._done.wait(clock() + CANCEL_WARN_AFTER):
+                self._warn_stuck()
+                self._done.wait(None)
+        elif not self._done.wait(deadline_from_timeout(timeout)):
+            return False
+        self._join_os_thread()
+        return True
+
+    def _warn_stuck(self) -> None:
+        frame = sys._current_frames().get(self._ident or -1)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
+        logger.warning(
+            "cancel() has waited %.0f seconds for %r; it may be running code "
+            "threado cannot interrupt, or be inside a shield. Its stack:\n%s",
+            CANCEL_WARN_AFTER,
+            self,
+            stack,
+        )
+
+    @property
+    def result(self) -> T:
+        """The thread's return value; never blocks.
+
+        Raises:
+            RuntimeError: the thread is still running.
+            ThreadError: the thread ended by an exception (its ``__cause__``).
+        """
+        if not self._done.is_set():
+            raise RuntimeError(f"{self!r} has not finished")
+        return self._outcome()
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that ended the thread, or ``None``; never blocks.
+
+        Raises:
+            RuntimeError: the thread is still running.
+        """
+        if not self._done.is_set():
+            raise RuntimeError(f"{self!r} has not finished")
+        self._mark_retrieved()
+        return self._exc
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the thread ended by :class:`ThreadCancelled`."""
+        return self._done.is_set() and isinstance(self._exc, ThreadCancelled)
+
+    # -- identity ------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The thread's name."""
+        return self._name
+
+    @property
+    def ident(self) -> int | None:
+        """The thread's ``threading.get_ident()``, or ``None`` before it starts."""
+        return self._ident
+
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the thread, or ``None`` before it starts."""
+        return self._native_id
+
+    @property
+    def daemon(self) -> bool:
+        """Whether the thread is a daemon thread."""
+        return self._thread.daemon
+
+    def is_alive(self) -> bool:
+        """Return whether the thread is still running."""
+        if self._spawned:
+            return self._thread.is_alive()
+        return not self._done.is_set()
+
+    def done(self) -> bool:
+        """Return whether the thread has finished (its outcome is known)."""
+        return self._done.is_set()
+
+    def __repr__(self) -> str:
+        if self._done.is_set():
+            exc = self._exc
+            if exc is None:
+                how = "finished"
+            elif isinstance(exc, ThreadCancelled):
+                how = "cancelled"
+            else:
+                how = f"failed with {type(exc).__name__}"
+            return f"<threado.Thread {self._name} {how}>"
+        st = self._state
+        what = st.waiting_on
+        if what is not None:
+            since = clock() - st.wait_since
+            state = f"waiting on {what!r} for {since:.1f}s"
+        else:
+            state = "running"
+        if st.cancel is not None:
+            state += ", cancel pending"
+        return f"<threado.Thread {self._name} {state}>"
+
+    def __del__(self) -> None:
+        try:
+            exc = self._exc
+            retrieved = self._retrieved
+        except AttributeError:
+            return  # never fully made
+        if exc is not None and not retrieved and not isinstance(exc, ThreadCancelled):
+            self._retrieved = True
+            _report(self._name, exc)
+
+
+Thread.__module__ = "threado"
+
+
+def _report(name: str, exc: BaseException) -> None:
+    logger.error(
+        "thread %r failed and its exception was never retrieved",
+        name,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
+def _report_unretrieved_at_exit() -> None:
+    with _registry_lock:
+        pending = list(_unretrieved)
+        _unretrieved.clear()
+    for h in pending:
+        if not h._retrieved and h._exc is not None:
+            h._retrieved = True
+            _report(h._name, h._exc)
+
+
+atexit.register(_report_unretrieved_at_exit)
+
+
+def _bootstrap(
+    handle: Thread[Any],
+    state: ThreadState,
+    ctx: contextvars.Context,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> None:
+    install_state(state)
+    handle._ident = threading.get_ident()
+    handle._native_id = threading.get_native_id()
+    try:
+        result = ctx.run(func, *args)
+    except BaseException as exc:
+        # Drop this frame from the traceback: it is noise, and it would tie
+        # the handle (a local here) into a reference cycle with its exception.
+        if exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next
+        handle._finish(None, exc)
+        del exc
+    else:
+        handle._finish(result, None)
+    finally:
+        with _registry_lock:
+            _running.discard(handle)
+        state.handle = None
+        state.waiting_on = None
+        if state.watchers:
+            wake_watchers(state)
+
+
+def spawn(
+    func: Callable[[*Ts], T],
+    *args: *Ts,
+    name: str | None = None,
+    daemon: bool = False,
+) -> Thread[T]:
+    """Start ``func(*args)`` in a new OS thread and return its handle.
+
+    The thread runs in a copy of the caller's ``contextvars`` context. It does
+    not inherit the caller's timeouts or shields. Pass keyword arguments with
+    ``functools.partial``.
+
+    Raises:
+        TypeError: ``func`` is not callable.
+    """
+    if not callable(func):
+        raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
+    if name is None:
+        fname = getattr(func, "__name__", None) or type(func).__name__
+        name = f"Thread-{next(_counter)} ({fname})"
+    elif not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
+    state = ThreadState()
+    handle: Thread[T] = Thread._make(state, None, spawned=True)
+    handle._name = name
+    state.handle = handle
+    ctx = contextvars.copy_context()
+    thread = threading.Thread(
+        target=_bootstrap, args=(handle, state, ctx, func, args), name=name, daemon=bool(daemon)
+    )
+    handle._thread = thread
+    with _registry_lock:
+        _running.add(handle)
+    try:
+        thread.start()
+    except BaseException:
+        with _registry_lock:
+            _running.discard(handle)
+        state.handle = None
+        raise
+    return handle
+
+
+def current_thread() -> Thread[Any]:
+    """Return the handle of the calling thread, whoever started it.
+
+    The main thread and plain ``threading`` threads get a handle too; it can
+    be cancelled and joined like any other (it has no result).
+    """
+    st = get_state()
+    h = st.handle
+    if h is None:
+        h = Thread._make(st, threading.current_thread(), spawned=False)
+        st.handle = h
+        hooks = st.end_hooks
+        if hooks is not None:
+            hooks.append(h._done.set)
+            hooks.append(lambda: wake_watchers(st))
+    return h  # type: ignore[no-any-return]
+
+
+def run(func: Callable[[*Ts], T], *args: *Ts) -> T:
+    """Run ``func(*args)`` in the calling thread as the program's root.
+
+    Exceptions propagate unwrapped. Optional: everything in threado works
+    without it.
+
+    Raises:
+        TypeError: ``func`` is not callable.
+    """
+    if not callable(func):
+        raise TypeError(f"run() needs a callable, not {type(func).__name__}")
+    current_thread()
+    return func(*args)
+
+
+def _after_fork_in_child() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    me = lookup_state()
+    for h in list(_running):
+        if h._state is not me:
+            # That thread does not exist in the child: it is over.
+            h._done = Latch(h)
+            h._done.set()
+            _running.discard(h)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
