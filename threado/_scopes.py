@@ -28,12 +28,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from threading import get_ident
 from types import TracebackType
 from typing import Literal, TypeVar, TypeVarTuple, overload
 
 from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
-from ._state import ThreadState, clock, get_state
+from ._state import ThreadState, clock, get_state, local
 
 __all__ = [
     "TimeoutScope",
@@ -53,6 +54,13 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
+def _misnested(scope: object) -> RuntimeError:
+    return RuntimeError(
+        "threado scopes must be exited in the reverse order they were entered, "
+        f"in the thread that entered them: {scope!r} is not the innermost scope here"
+    )
+
+
 class TimeoutScope:
     """A block with a deadline; made by :func:`timeout_after` and friends.
 
@@ -62,9 +70,7 @@ class TimeoutScope:
         expired: ``True`` once the block was cut short by its own deadline.
     """
 
-    __slots__ = ("_deadline", "_raise", "_seconds", "_state", "expired")
-
-    is_shield = False
+    __slots__ = ("_deadline", "_prev_deadline", "_raise", "_seconds", "_state", "expired")
 
     def __init__(
         self, deadline: float | None, raise_on_expiry: bool, seconds: float | None
@@ -91,9 +97,17 @@ class TimeoutScope:
     def __enter__(self) -> TimeoutScope:
         if self._state is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        st = get_state()
+        try:
+            st = local.state
+        except AttributeError:
+            st = get_state()
         self._state = st
-        st.push_scope(self)
+        # Push: lower the thread's deadline, remembering what it was.
+        prev = self._prev_deadline = st.deadline
+        st.scopes.append(self)
+        d = self._deadline
+        if d is not None and (prev is None or d < prev):
+            st.deadline = d
         return self
 
     def __exit__(
@@ -102,11 +116,13 @@ class TimeoutScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        st = get_state()
-        if st is not self._state:
-            raise RuntimeError(f"{self!r} was entered in another thread")
-        st.pop_scope(self)
-        if isinstance(exc, ThreadCancelled) and exc.source is self:
+        st = self._state
+        scopes = st.scopes  # type: ignore[union-attr]
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
+            raise _misnested(self)
+        scopes.pop()
+        st.deadline = self._prev_deadline  # type: ignore[union-attr]
+        if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
             self.expired = True
             if self._raise:
                 raise ThreadTimeout(f"{self!r} expired") from exc
@@ -117,7 +133,9 @@ class TimeoutScope:
 def _deadline_after(seconds: float | None) -> float | None:
     if seconds is None:
         return None
-    return clock() + check_seconds(seconds, "seconds")
+    if type(seconds) is not float or seconds != seconds:
+        seconds = check_seconds(seconds, "seconds")
+    return clock() + seconds
 
 
 def _check_deadline(deadline: float | None) -> float | None:
@@ -159,7 +177,11 @@ def timeout_after(
         TypeError: ``seconds`` is not a number, or ``func`` is not callable.
         ValueError: ``seconds`` is NaN.
     """
-    scope = TimeoutScope(_deadline_after(seconds), True, seconds)
+    kind = type(seconds)
+    if (kind is float and seconds == seconds) or kind is int:  # common cases, inlined
+        scope = TimeoutScope(clock() + seconds, True, seconds)  # type: ignore[operator]
+    else:
+        scope = TimeoutScope(_deadline_after(seconds), True, seconds)
     if func is None:
         return scope
     return _run_in(scope, func, args)  # type: ignore[return-value]
@@ -212,13 +234,13 @@ def ignore_at(
 
 
 class _Shield:
-    __slots__ = ("_state",)
+    __slots__ = ("_prev", "_state")
 
-    is_shield = True
     deadline = None
 
     def __init__(self) -> None:
         self._state: ThreadState | None = None
+        self._prev: tuple[float | None, int] = (None, 0)
 
     def __repr__(self) -> str:
         return "<threado.shield>"
@@ -228,7 +250,11 @@ class _Shield:
             raise RuntimeError("a shield cannot be entered twice")
         st = get_state()
         self._state = st
-        st.push_scope(self)
+        # Push: hide everything outside; remember what was visible.
+        self._prev = (st.deadline, st.visible_from)
+        st.scopes.append(self)
+        st.deadline = None
+        st.visible_from = len(st.scopes)
 
     def __exit__(
         self,
@@ -236,10 +262,12 @@ class _Shield:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> Literal[False]:
-        st = get_state()
-        if st is not self._state:
-            raise RuntimeError("a shield was entered in another thread")
-        st.pop_scope(self)
+        st = self._state
+        scopes = st.scopes  # type: ignore[union-attr]
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
+            raise _misnested(self)
+        scopes.pop()
+        st.deadline, st.visible_from = self._prev  # type: ignore[union-attr]
         return False
 
 
@@ -263,7 +291,12 @@ def checkpoint() -> None:
     Raises:
         ThreadCancelled: the thread was cancelled, or a deadline passed.
     """
-    get_state().check()
+    try:
+        st = local.state
+    except AttributeError:
+        st = get_state()
+    if st.cancel is not None or st.deadline is not None:
+        st.check()
 
 
 def sleep(seconds: float) -> None:

@@ -20,7 +20,9 @@ Theory of operation
   write is always seen (the token's release/acquire orders it).
 * The scope stack (``scopes``, ``deadline``, ``visible_from``) is touched only
   by the owner thread. ``scopes`` holds timeout scopes and shields, innermost
-  last. Invariants, restored by every push and pop:
+  last; each scope saves the ``deadline``/``visible_from`` it replaced and
+  puts them back when it is popped. Invariants, restored by every push and
+  pop:
 
   - ``visible_from`` is the index just above the innermost shield (0 if
     there is none); thread cancellation is visible iff ``visible_from == 0``.
@@ -50,6 +52,7 @@ __all__ = [
     "ThreadState",
     "clock",
     "get_state",
+    "local",
     "lookup_state",
     "unpark",
 ]
@@ -66,9 +69,6 @@ class ScopeLike(Protocol):
 
     @property
     def deadline(self) -> float | None: ...
-
-    @property
-    def is_shield(self) -> bool: ...
 
 
 class Wakeup(Protocol):
@@ -87,7 +87,6 @@ class ThreadState:
         "end_hooks",
         "handle",
         "ident",
-        "saved",
         "scopes",
         "token",
         "visible_from",
@@ -104,9 +103,6 @@ class ThreadState:
         # None, or (reason, source, message) of the first cancel; never reset.
         self.cancel: tuple[CancelReason, object, str] | None = None
         self.scopes: list[ScopeLike] = []
-        # For each entry of ``scopes``, the (deadline, visible_from) to restore
-        # when it is popped.
-        self.saved: list[tuple[float | None, int]] = []
         self.deadline: float | None = None
         self.visible_from = 0
         self.waiting_on: object = None
@@ -119,35 +115,6 @@ class ThreadState:
         self.ident: int | None = None
         # Called once when a thread that threado did not start ends.
         self.end_hooks: list[Any] | None = None
-
-    # -- scopes (owner thread only) ---------------------------------------
-
-    def push_scope(self, scope: ScopeLike) -> None:
-        """Enter a timeout scope or a shield."""
-        self.saved.append((self.deadline, self.visible_from))
-        self.scopes.append(scope)
-        if scope.is_shield:
-            self.deadline = None
-            self.visible_from = len(self.scopes)
-        else:
-            d = scope.deadline
-            if d is not None and (self.deadline is None or d < self.deadline):
-                self.deadline = d
-
-    def pop_scope(self, scope: ScopeLike) -> None:
-        """Leave ``scope``, which must be the innermost one.
-
-        Raises:
-            RuntimeError: if scopes were not left in the order they were
-                entered (e.g. a ``with`` block exited through a generator).
-        """
-        if not self.scopes or self.scopes[-1] is not scope:
-            raise RuntimeError(
-                "threado scopes must be exited in the reverse order they were "
-                f"entered: {scope!r} is not the innermost scope of this thread"
-            )
-        self.scopes.pop()
-        self.deadline, self.visible_from = self.saved.pop()
 
     # -- cancellation ------------------------------------------------------
 
@@ -233,18 +200,20 @@ class _EndSentinel:
             hook()
 
 
-class _Local(threading.local):
+class Local(threading.local):
     state: ThreadState
     sentinel: _EndSentinel
 
 
-_local = _Local()
+#: The per-thread slot. Hot paths read ``local.state`` directly and fall back
+#: to :func:`get_state` on ``AttributeError``.
+local = Local()
 
 
 def get_state() -> ThreadState:
     """Return the calling thread's state, creating it on first use."""
     try:
-        return _local.state
+        return local.state
     except AttributeError:
         return _new_state()
 
@@ -253,20 +222,20 @@ def _new_state() -> ThreadState:
     st = ThreadState()
     st.ident = threading.get_ident()
     st.end_hooks = []
-    _local.state = st
-    _local.sentinel = _EndSentinel(st)
+    local.state = st
+    local.sentinel = _EndSentinel(st)
     return st
 
 
 def install_state(st: ThreadState) -> None:
     """Make ``st`` the calling thread's state (threads spawned by threado)."""
     st.ident = threading.get_ident()
-    _local.state = st
+    local.state = st
 
 
 def lookup_state() -> ThreadState | None:
     """Return the calling thread's state if it has one, without creating it."""
-    return getattr(_local, "state", None)
+    return getattr(local, "state", None)
 
 
 def _after_fork_in_child() -> None:
