@@ -168,18 +168,18 @@ def test_stale_tokens_cause_no_false_success() -> None:
 
 def test_latch_wakes_every_waiter_and_stays_set() -> None:
     latch = Latch()
-    threads = [threado.spawn(latch.wait) for _ in range(5)]
+    threads = [threado.spawn(latch.wait_until) for _ in range(5)]
     for t in threads:
         wait_parked(t)
     latch.set()
     assert [t.join(timeout=5) for t in threads] == [True] * 5
-    assert latch.wait() is True
+    assert latch.wait_until() is True
     assert latch.is_set()
 
 
 def test_latch_wait_times_out() -> None:
     latch = Latch()
-    assert latch.wait(clock() + 0.01) is False
+    assert latch.wait_until(clock() + 0.01) is False
 
 
 def test_latch_wait_is_a_blocking_point() -> None:
@@ -189,7 +189,7 @@ def test_latch_wait_is_a_blocking_point() -> None:
 
     def waiter() -> bool:
         gate.wait()
-        return latch.wait()
+        return latch.wait_until()
 
     t = threado.spawn(waiter)
     t.cancel(blocking=False)

@@ -615,3 +615,45 @@ def test_stress_random_sleeps_cancels_and_timeouts() -> None:
             assert exc is None or isinstance(exc, ThreadCancelled | threado.ThreadTimeout)
         assert sorted(finals) == list(range(n))
     assert threading.active_count() == baseline
+
+
+# -- Ctrl-C ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wait", ["threado.sleep(60)", "t.join()", "t.cancel()", "threado.timeout_after(60, t.join)"]
+)
+def test_ctrl_c_interrupts_the_main_thread_parked_in_a_threado_wait(wait: str) -> None:
+    code = f"""
+        import sys, threading, threado
+        gate = threading.Event()
+        def stuck():
+            gate.wait()  # uninterruptible on purpose: join/cancel must wait
+        t = threado.spawn(stuck, daemon=True)
+        try:
+            print("ready", flush=True)
+            {wait}
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        finally:
+            gate.set()
+            print("cleanup", flush=True)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert time.monotonic() - start < SLACK + 3
+    assert out.split() == ["interrupted", "cleanup"], err
+    assert proc.returncode == 0, err

@@ -282,14 +282,16 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
         st.waiting_on = None
 
 
-class Latch:
-    """A one-shot event: once set, stays set; waiting is a blocking point."""
+class Latch(WaitQueue):
+    """A one-shot event: once set, stays set; waiting is a blocking point.
 
-    __slots__ = ("_mutex", "_queue", "_set", "_what")
+    It is its own wait queue, guarded by its own mutex.
+    """
+
+    __slots__ = ("_set", "_what")
 
     def __init__(self, what: object = None) -> None:
-        self._mutex = threading.Lock()
-        self._queue = WaitQueue(self._mutex)
+        super().__init__(threading.Lock())
         self._set = False
         # What a waiter is shown to wait on (repr, introspection).
         self._what = what
@@ -300,12 +302,12 @@ class Latch:
 
     def set(self) -> None:
         """Set the latch and wake every waiter."""
-        with self._mutex:
+        with self.mutex:
             self._set = True
-            self._queue.handoff_all_locked(True)
+            self.handoff_all_locked(True)
 
-    def wait(self, deadline: float | None = None) -> bool:
-        """Wait until set; a blocking point.
+    def wait_until(self, deadline: float | None = None) -> bool:
+        """Wait until set, or until ``deadline``; a blocking point.
 
         Returns:
             ``True`` once set, ``False`` if ``deadline`` passed first.
@@ -315,11 +317,11 @@ class Latch:
         """
         st = get_state()
         st.check()
-        with self._mutex:
+        with self.mutex:
             if self._set:
                 return True
-            w = self._queue.enqueue_locked(st)
-        return self._queue.wait(st, w, deadline, self._what or self) is not TIMED_OUT
+            w = self.enqueue_locked(st)
+        return self.wait(st, w, deadline, self._what or self) is not TIMED_OUT
 
 
 def deadline_from_timeout(timeout: float | None) -> float | None:

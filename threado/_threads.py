@@ -63,7 +63,7 @@ _counter = itertools.count(1)
 # Spawned threads that are still running (for fork handling and, later,
 # introspection), and handles whose failure is still unreported.
 _registry_lock = threading.Lock()
-_running: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
+_running: set[Thread[Any]] = set()
 _unretrieved: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
 
 
@@ -79,9 +79,7 @@ class Thread(Generic[T]):
         "__weakref__",
         "_done",
         "_exc",
-        "_ident",
         "_name",
-        "_native_id",
         "_result",
         "_retrieved",
         "_spawned",
@@ -96,8 +94,6 @@ class Thread(Generic[T]):
     _exc: BaseException | None
     _spawned: bool
     _retrieved: bool
-    _ident: int | None
-    _native_id: int | None
     _name: str
 
     def __init__(self) -> None:
@@ -112,14 +108,10 @@ class Thread(Generic[T]):
         self._exc = None
         self._spawned = spawned
         self._retrieved = False
-        self._ident = None
-        self._native_id = None
         self._name = ""
         if thread is not None:
             self._thread = thread
             self._name = thread.name
-            self._ident = thread.ident
-            self._native_id = thread.native_id
         return self
 
     # -- outcome -----------------------------------------------------------
@@ -186,7 +178,7 @@ class Thread(Generic[T]):
             ThreadCancelled: the *calling* thread was cancelled while waiting.
         """
         self._check_not_self("wait for")
-        if not self._done.wait(deadline_from_timeout(timeout)):
+        if not self._done.wait_until(deadline_from_timeout(timeout)):
             return False
         self._join_os_thread()
         return True
@@ -220,16 +212,16 @@ class Thread(Generic[T]):
         if not blocking or me is self._state:
             return self._done.is_set()
         if timeout is None:
-            if not self._done.wait(clock() + CANCEL_WARN_AFTER):
+            if not self._done.wait_until(clock() + CANCEL_WARN_AFTER):
                 self._warn_stuck()
-                self._done.wait(None)
-        elif not self._done.wait(deadline_from_timeout(timeout)):
+                self._done.wait_until(None)
+        elif not self._done.wait_until(deadline_from_timeout(timeout)):
             return False
         self._join_os_thread()
         return True
 
     def _warn_stuck(self) -> None:
-        frame = sys._current_frames().get(self._ident or -1)
+        frame = sys._current_frames().get(self._thread.ident or -1)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
         logger.warning(
             "cancel() has waited %.0f seconds for %r; it may be running code "
@@ -278,12 +270,12 @@ class Thread(Generic[T]):
     @property
     def ident(self) -> int | None:
         """The thread's ``threading.get_ident()``, or ``None`` before it starts."""
-        return self._ident
+        return self._thread.ident
 
     @property
     def native_id(self) -> int | None:
         """The operating system's id of the thread, or ``None`` before it starts."""
-        return self._native_id
+        return self._thread.native_id
 
     @property
     def daemon(self) -> bool:
@@ -364,8 +356,6 @@ def _bootstrap(
     args: tuple[Any, ...],
 ) -> None:
     install_state(state)
-    handle._ident = threading.get_ident()
-    handle._native_id = threading.get_native_id()
     try:
         result = ctx.run(func, *args)
     except BaseException as exc:
