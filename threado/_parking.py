@@ -239,7 +239,10 @@ class WaitQueue:
                 if result is not PENDING:
                     return result  # the hand-off won
                 if exc is not None:
-                    raise exc
+                    try:
+                        raise exc
+                    finally:
+                        exc = None  # no frame -> traceback -> exception cycle
                 return TIMED_OUT
         except ThreadCancelled:
             raise
@@ -271,7 +274,10 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
             if st.cancel is not None or st.deadline is not None:
                 exc = st.pending_cancel()
                 if exc is not None:
-                    raise exc
+                    try:
+                        raise exc
+                    finally:
+                        exc = None  # no frame -> traceback -> exception cycle
             if (
                 not block(st, st.effective_deadline(deadline))
                 and deadline is not None
@@ -288,13 +294,11 @@ class Latch(WaitQueue):
     It is its own wait queue, guarded by its own mutex.
     """
 
-    __slots__ = ("_set", "_what")
+    __slots__ = ("_set",)
 
-    def __init__(self, what: object = None) -> None:
+    def __init__(self) -> None:
         super().__init__(threading.Lock())
         self._set = False
-        # What a waiter is shown to wait on (repr, introspection).
-        self._what = what
 
     def is_set(self) -> bool:
         """Return whether :meth:`set` has been called."""
@@ -306,8 +310,10 @@ class Latch(WaitQueue):
             self._set = True
             self.handoff_all_locked(True)
 
-    def wait_until(self, deadline: float | None = None) -> bool:
+    def wait_until(self, deadline: float | None = None, what: object = None) -> bool:
         """Wait until set, or until ``deadline``; a blocking point.
+
+        ``what`` is shown as what the thread waits on (default: the latch).
 
         Returns:
             ``True`` once set, ``False`` if ``deadline`` passed first.
@@ -321,7 +327,7 @@ class Latch(WaitQueue):
             if self._set:
                 return True
             w = self.enqueue_locked(st)
-        return self.wait(st, w, deadline, self._what or self) is not TIMED_OUT
+        return self.wait(st, w, deadline, what or self) is not TIMED_OUT
 
 
 def deadline_from_timeout(timeout: float | None) -> float | None:

@@ -145,7 +145,10 @@ class ThreadState:
         if self.cancel is not None or self.deadline is not None:
             exc = self.pending_cancel()
             if exc is not None:
-                raise exc
+                try:
+                    raise exc
+                finally:
+                    exc = None  # no frame -> traceback -> exception cycle
 
     def effective_deadline(self, deadline: float | None) -> float | None:
         """Return the earlier of ``deadline`` and the scopes' deadline."""

@@ -103,7 +103,7 @@ class Thread(Generic[T]):
     def _make(cls, state: ThreadState, thread: threading.Thread | None, spawned: bool) -> Thread[T]:
         self: Thread[T] = object.__new__(cls)
         self._state = state
-        self._done = Latch(self)
+        self._done = Latch()
         self._result = None
         self._exc = None
         self._spawned = spawned
@@ -178,7 +178,7 @@ class Thread(Generic[T]):
             ThreadCancelled: the *calling* thread was cancelled while waiting.
         """
         self._check_not_self("wait for")
-        if not self._done.wait_until(deadline_from_timeout(timeout)):
+        if not self._done.wait_until(deadline_from_timeout(timeout), self):
             return False
         self._join_os_thread()
         return True
@@ -212,10 +212,10 @@ class Thread(Generic[T]):
         if not blocking or me is self._state:
             return self._done.is_set()
         if timeout is None:
-            if not self._done.wait_until(clock() + CANCEL_WARN_AFTER):
+            if not self._done.wait_until(clock() + CANCEL_WARN_AFTER, self):
                 self._warn_stuck()
-                self._done.wait_until(None)
-        elif not self._done.wait_until(deadline_from_timeout(timeout)):
+                self._done.wait_until(None, self)
+        elif not self._done.wait_until(deadline_from_timeout(timeout), self):
             return False
         self._join_os_thread()
         return True
@@ -356,24 +356,28 @@ def _bootstrap(
     args: tuple[Any, ...],
 ) -> None:
     install_state(state)
+    result: Any = None
+    error: BaseException | None = None
     try:
         result = ctx.run(func, *args)
     except BaseException as exc:
-        # Drop this frame from the traceback: it is noise, and it would tie
-        # the handle (a local here) into a reference cycle with its exception.
+        # Drop this frame from the traceback: it is only noise.
         if exc.__traceback__ is not None:
             exc.__traceback__ = exc.__traceback__.tb_next
-        handle._finish(None, exc)
-        del exc
-    else:
-        handle._finish(result, None)
-    finally:
-        with _registry_lock:
-            _running.discard(handle)
-        state.handle = None
-        state.waiting_on = None
-        if state.watchers:
-            wake_watchers(state)
+        error = exc
+    # Bookkeeping first, so that the joiners woken by _finish find this
+    # thread about to end rather than still holding the interpreter.
+    with _registry_lock:
+        _running.discard(handle)
+    state.handle = None
+    state.waiting_on = None
+    if state.watchers:
+        wake_watchers(state)
+    handle._finish(result, error)
+    # The exception's traceback keeps this frame alive through f_back: it
+    # must not hold the handle, or handle -> exception -> frame -> handle
+    # would be a cycle that only the garbage collector can free.
+    del handle, result, error
 
 
 def spawn(
@@ -459,7 +463,7 @@ def _after_fork_in_child() -> None:
     for h in list(_running):
         if h._state is not me:
             # That thread does not exist in the child: it is over.
-            h._done = Latch(h)
+            h._done = Latch()
             h._done.set()
             _running.discard(h)
 
