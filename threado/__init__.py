@@ -21,6 +21,13 @@ from ._scopes import shield as shield
 from ._scopes import sleep as sleep
 from ._scopes import timeout_after as timeout_after
 from ._scopes import timeout_at as timeout_at
+from ._sync import Barrier as Barrier
+from ._sync import BoundedSemaphore as BoundedSemaphore
+from ._sync import Condition as Condition
+from ._sync import Event as Event
+from ._sync import Lock as Lock
+from ._sync import RLock as RLock
+from ._sync import Semaphore as Semaphore
 from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run
@@ -29,7 +36,14 @@ from ._threads import spawn as spawn
 __version__ = "0.1.0"
 
 __all__ = [
+    "Barrier",
+    "BoundedSemaphore",
     "CancelReason",
+    "Condition",
+    "Event",
+    "Lock",
+    "RLock",
+    "Semaphore",
     "Thread",
     "ThreadCancelled",
     "ThreadError",

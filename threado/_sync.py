@@ -1,0 +1,792 @@
+"""Cancellable locks, conditions, semaphores, events and barriers.
+
+Drop-in replacements for the ``threading`` primitives with the same
+signatures, return values, exceptions and ``repr`` formats; every method that
+can wait is a blocking point built on ``_parking``.
+
+Theory of operation
+-------------------
+
+**Lock.** ``_inner`` is a ``_thread`` lock that is held exactly while the
+threado lock is held (or being handed to a waiter). The uncontended paths are
+one C call each. Waiters queue in ``_waiters`` (guarded by ``_mutex``).
+
+* A waiter appends itself *then* tries ``_inner`` once more, under
+  ``_mutex``; a releaser releases ``_inner`` *then* looks at ``_waiters``.
+  Whichever of the two goes second sees the other, so no wake-up is lost.
+* A plain release wakes the first waiter with ``RETRY``: the lock is free
+  and anybody, a newcomer included, may take it (no convoys). A woken waiter
+  that loses the race queues again at the *front*, keeping its arrival time.
+* Eventual fairness (Rust ``parking_lot``): when the first waiter has waited
+  longer than :data:`FAIR_AFTER`, the releaser keeps ``_inner`` held and hands
+  the lock to it directly (``HANDED``), so no waiter starves.
+* A waiter abandoned by an exception passes on whatever it was handed: a
+  ``HANDED`` lock is released to the next waiter, a ``RETRY`` wake-up goes to
+  the next waiter, so neither the lock nor the wake-up is lost.
+
+**Condition** waiters park on their own thread's token (no lock is allocated
+per wait, unlike ``threading.Condition``); a notify hands ``True`` to the
+first waiters. A cancelled wait re-acquires the lock inside a shield before
+the cancellation propagates.
+
+**Semaphore** permits released while threads wait are handed to the first
+waiter directly, so ``_value > 0`` implies that nobody waits; a waiter
+abandoned by an exception after receiving a permit releases it again.
+
+**Event** and **Barrier** use the same wait queues; a cancelled barrier waiter
+breaks the barrier, as a timed-out one does in ``threading``.
+
+Every piece of shared state is read and written under a mutex, except the
+fast paths' single C calls and the lock-free emptiness checks described
+above; nothing relies on the GIL.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+from _thread import get_ident
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+from ._parking import (
+    PENDING,
+    TIMED_OUT,
+    Waiter,
+    WaitQueue,
+    check_seconds,
+)
+from ._scopes import shield
+from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
+
+__all__ = [
+    "Barrier",
+    "BoundedSemaphore",
+    "Condition",
+    "Event",
+    "Lock",
+    "RLock",
+    "Semaphore",
+]
+
+T = TypeVar("T")
+
+#: A lock waiter that has waited this long (seconds) gets the lock handed to
+#: it by the next release instead of competing for it (eventual fairness).
+FAIR_AFTER: Final = 0.001
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+#: Hand-off values for lock waiters.
+HANDED: Final[Any] = _Marker("HANDED")  # ownership transferred; _inner stays held
+RETRY: Final[Any] = _Marker("RETRY")  # the lock was released: try again
+
+
+def _lock_deadline(blocking: bool, timeout: float) -> float | None:
+    """Validate ``threading.Lock.acquire`` arguments; return the deadline.
+
+    Raises:
+        ValueError: a timeout with ``blocking=False``, a negative timeout
+            other than -1, or NaN.
+        OverflowError: a timeout above ``threading.TIMEOUT_MAX``.
+        TypeError: a timeout that is not a number.
+    """
+    timeout = check_seconds(timeout, "timeout")
+    if timeout == -1:
+        return None
+    if not blocking:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0:
+        raise ValueError("timeout value must be a non-negative number")
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")
+    return clock() + timeout
+
+
+def _wait_deadline(timeout: float | None) -> float | None:
+    """Deadline for ``wait(timeout)``: ``None`` waits forever, <= 0 not at all."""
+    if timeout is None:
+        return None
+    return clock() + check_seconds(timeout, "timeout")
+
+
+class _LockWaiter(Waiter):
+    __slots__ = ("since",)
+
+    def __init__(self, state: ThreadState) -> None:
+        super().__init__(state)
+        self.since = clock()
+
+
+class Lock:
+    """A cancellable ``threading.Lock``.
+
+    Any thread may release it. Acquiring it is a blocking point when it has to
+    wait (an uncontended acquire skips the cancellation check, for speed).
+    """
+
+    __slots__ = ("__weakref__", "_inner", "_mutex", "_queue", "_waiters")
+
+    def __init__(self) -> None:
+        # Held exactly while the lock is held or being handed to a waiter.
+        self._inner = _thread.allocate_lock()
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        # The queue's deque, read without the mutex on the release fast path.
+        self._waiters: deque[Waiter] = self._queue.waiters
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock; a blocking point if it has to wait.
+
+        Returns:
+            ``True`` once acquired; ``False`` if ``blocking`` is false and the
+            lock is held, or if ``timeout`` passed first.
+
+        Raises:
+            ThreadCancelled: the thread was cancelled (or a deadline passed)
+                before the lock could be acquired; the lock is not held.
+            ValueError: ``timeout`` with ``blocking=False``, or negative.
+        """
+        if timeout == -1:
+            if self._inner.acquire(False):
+                return True
+            if not blocking:
+                return False
+            return self._acquire_slow(None)
+        deadline = _lock_deadline(blocking, timeout)
+        if self._inner.acquire(False):
+            return True
+        if not blocking or timeout == 0:
+            return False
+        return self._acquire_slow(deadline)
+
+    __enter__ = acquire
+
+    def _acquire_slow(self, deadline: float | None) -> bool:
+        st = get_state()
+        st.check()
+        w = _LockWaiter(st)
+        waiters = self._waiters
+        front = False
+        while True:
+            with self._mutex:
+                if front:
+                    waiters.appendleft(w)
+                else:
+                    waiters.append(w)
+                if self._inner.acquire(False):  # after enqueueing: see the docstring
+                    waiters.remove(w)
+                    return True
+            result = self._queue.wait(st, w, deadline, self, self._pass_on)
+            if result is HANDED:
+                return True
+            if result is TIMED_OUT:
+                return False
+            w.result = PENDING  # RETRY: the lock was free a moment ago
+            front = True
+
+    def _pass_on(self, result: object) -> None:
+        """A waiter abandoned after a hand-off: pass it to the next one."""
+        if result is HANDED:
+            self.release()
+        else:
+            self._wake_one()
+
+    def release(self) -> None:
+        """Release the lock; any thread may release it.
+
+        Raises:
+            RuntimeError: the lock is not held.
+        """
+        if not self._waiters:
+            self._inner.release()
+            if self._waiters:  # somebody queued meanwhile: see the docstring
+                self._wake_one()
+            return
+        with self._mutex:
+            if not self._inner.locked():
+                raise RuntimeError("release unlocked lock")
+            waiters = self._waiters
+            if waiters:
+                w = waiters.popleft()
+                if clock() - w.since >= FAIR_AFTER:  # type: ignore[attr-defined]
+                    w.result = HANDED  # _inner stays held, now for w
+                    unpark(w.state)
+                    return
+                w.result = RETRY
+                unpark(w.state)
+            self._inner.release()
+
+    def _wake_one(self) -> None:
+        with self._mutex:
+            # If the lock was taken again, its holder's release wakes somebody.
+            if self._waiters and not self._inner.locked():
+                w = self._waiters.popleft()
+                w.result = RETRY
+                unpark(w.state)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._waiters:
+            self.release()
+        else:  # release()'s fast path, inlined: this is the hot path of `with`
+            self._inner.release()
+            if self._waiters:
+                self._wake_one()
+
+    def locked(self) -> bool:
+        """Return whether the lock is held."""
+        return self._inner.locked()
+
+    def _at_fork_reinit(self) -> None:
+        self._inner = _thread.allocate_lock()
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        self._waiters = self._queue.waiters
+
+    def __repr__(self) -> str:
+        state = "locked" if self._inner.locked() else "unlocked"
+        return f"<{state} threado.Lock object waiting={len(self._waiters)} at {id(self):#x}>"
+
+
+class RLock:
+    """A cancellable ``threading.RLock``: the owner may acquire it again.
+
+    Only the owner may release it; it is free once released as many times as
+    it was acquired.
+    """
+
+    __slots__ = ("__weakref__", "_count", "_inner", "_lock", "_owner", "_waiters")
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        # The Lock's own fields, for fast paths that skip a method call.
+        self._inner = self._lock._inner
+        self._waiters = self._lock._waiters
+        # Written only by the owning thread while it holds _lock.
+        self._owner: int | None = None
+        self._count = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock, or add a level if the caller owns it.
+
+        A blocking point if it has to wait; see :meth:`Lock.acquire`.
+        """
+        me = get_ident()
+        if self._owner == me:
+            self._count += 1
+            return True
+        if (timeout == -1 and self._inner.acquire(False)) or self._lock.acquire(blocking, timeout):
+            self._owner = me
+            self._count = 1
+            return True
+        return False
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        """Release one level; the lock is free when the last level goes.
+
+        Raises:
+            RuntimeError: the caller does not own the lock.
+        """
+        if self._owner != get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count -= 1
+        if not self._count:
+            self._owner = None
+            if self._waiters:
+                self._lock.release()
+            else:  # Lock.release's fast path, inlined
+                self._inner.release()
+                if self._waiters:
+                    self._lock._wake_one()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # release(), inlined: this is the hot path of `with`.
+        if self._owner != get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count -= 1
+        if not self._count:
+            self._owner = None
+            if self._waiters:
+                self._lock.release()
+            else:
+                self._inner.release()
+                if self._waiters:
+                    self._lock._wake_one()
+
+    def locked(self) -> bool:
+        """Return whether any thread holds the lock."""
+        return self._lock.locked()
+
+    # What threading.Condition calls on its lock.
+    def _is_owned(self) -> bool:
+        return self._owner == get_ident()
+
+    def _release_save(self) -> tuple[int, int | None]:
+        if self._owner != get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        state = (self._count, self._owner)
+        self._count = 0
+        self._owner = None
+        self._lock.release()
+        return state
+
+    def _acquire_restore(self, state: tuple[int, int | None]) -> None:
+        self._lock.acquire()
+        self._count, self._owner = state
+
+    def _recursion_count(self) -> int:
+        return self._count if self._owner == get_ident() else 0
+
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()
+        self._inner = self._lock._inner
+        self._waiters = self._lock._waiters
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self) -> str:
+        state = "locked" if self._lock.locked() else "unlocked"
+        return (
+            f"<{state} threado.RLock object owner={self._owner or 0} count={self._count} "
+            f"waiting={len(self._lock._waiters)} at {id(self):#x}>"
+        )
+
+
+class Condition:
+    """A cancellable ``threading.Condition`` over a lock (default: :class:`RLock`).
+
+    Works over threado locks and ``threading`` locks alike. Waiting releases
+    every level of the lock and parks on the thread's own token.
+    """
+
+    def __init__(self, lock: Any = None) -> None:
+        if lock is None:
+            lock = RLock()
+        self._lock = lock
+        self.acquire = lock.acquire
+        self.release = lock.release
+        # Use the lock's own save/restore/ownership hooks where it has them.
+        self._release_save: Callable[[], Any] = getattr(lock, "_release_save", self._plain_save)
+        self._acquire_restore: Callable[[Any], Any] = getattr(
+            lock, "_acquire_restore", self._plain_restore
+        )
+        self._is_owned: Callable[[], bool] = getattr(lock, "_is_owned", self._plain_is_owned)
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+
+    def __enter__(self) -> bool:
+        return bool(self._lock.__enter__())
+
+    def __exit__(self, *args: object) -> None:
+        self._lock.__exit__(*args)
+
+    def _plain_save(self) -> None:
+        self._lock.release()
+
+    def _plain_restore(self, _state: object) -> None:
+        self._lock.acquire()
+
+    def _plain_is_owned(self) -> bool:
+        # A lock without ownership: held by somebody counts (as in threading).
+        if self._lock.acquire(False):
+            self._lock.release()
+            return False
+        return True
+
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Release the lock, wait for a notify, re-acquire; a blocking point.
+
+        The lock is re-acquired before this returns or raises, also when the
+        wait is cancelled (the re-acquire is shielded from the cancellation).
+
+        Returns:
+            ``True`` if notified, ``False`` if ``timeout`` passed.
+
+        Raises:
+            RuntimeError: the caller does not hold the lock.
+            ThreadCancelled: the thread was cancelled or a deadline passed
+                (the lock is held again when it propagates).
+        """
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        deadline = _wait_deadline(timeout)
+        st = get_state()
+        st.check()
+        with self._mutex:
+            w = self._queue.enqueue_locked(st)
+        saved = self._release_save()
+        try:
+            result = self._queue.wait(st, w, deadline, self, self._pass_on)
+        finally:
+            with shield():
+                self._acquire_restore(saved)
+        return result is not TIMED_OUT
+
+    def _pass_on(self, _result: object) -> None:
+        """A notified waiter was abandoned by an exception: notify another."""
+        with self._mutex:
+            self._queue.handoff_locked(True)
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float | None = None) -> T:
+        """Wait until ``predicate()`` is true; a blocking point.
+
+        Returns:
+            The last value of ``predicate()`` (false if ``timeout`` passed).
+        """
+        deadline = _wait_deadline(timeout)
+        result = predicate()
+        while not result:
+            if deadline is not None:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    break
+                self.wait(remaining)
+            else:
+                self.wait()
+            result = predicate()
+        return result
+
+    def notify(self, n: int = 1) -> None:
+        """Wake up to ``n`` waiters.
+
+        Raises:
+            RuntimeError: the caller does not hold the lock.
+        """
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        with self._mutex:
+            queue = self._queue
+            while n > 0 and queue.handoff_locked(True):
+                n -= 1
+
+    def notify_all(self) -> None:
+        """Wake every waiter.
+
+        Raises:
+            RuntimeError: the caller does not hold the lock.
+        """
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        with self._mutex:
+            self._queue.handoff_all_locked(True)
+
+    def __repr__(self) -> str:
+        return f"<threado.Condition({self._lock!r}, {len(self._queue)} waiting)>"
+
+
+class Semaphore:
+    """A cancellable ``threading.Semaphore``.
+
+    Permits are handed to waiters in arrival order. :meth:`acquire` is a
+    blocking point (when ``blocking`` is true).
+    """
+
+    def __init__(self, value: int = 1) -> None:
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        # Free permits. Invariant (under _mutex): _value > 0 => nobody waits.
+        self._value = value
+
+    @property
+    def value(self) -> int:
+        """The number of free permits."""
+        return self._value
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Take a permit, waiting for one if needed; a blocking point.
+
+        Returns:
+            ``True`` once a permit is taken; ``False`` if none was free and
+            ``blocking`` is false, or ``timeout`` passed.
+
+        Raises:
+            ValueError: ``timeout`` given with ``blocking=False``.
+            ThreadCancelled: the thread was cancelled; no permit is taken.
+        """
+        if not blocking and timeout is not None:
+            raise ValueError("can't specify timeout for non-blocking acquire")
+        deadline = _wait_deadline(timeout)
+        st = get_state()
+        if blocking:
+            st.check()
+        with self._mutex:
+            if self._value > 0:
+                self._value -= 1
+                return True
+            if not blocking or (deadline is not None and deadline <= clock()):
+                return False
+            w = self._queue.enqueue_locked(st)
+        return self._queue.wait(st, w, deadline, self, self._give_back) is not TIMED_OUT
+
+    __enter__ = acquire
+
+    def _give_back(self, _permit: object) -> None:
+        self._release(1)
+
+    def _release(self, n: int) -> None:
+        with self._mutex:
+            queue = self._queue
+            for _ in range(n):
+                if not queue.handoff_locked(True):
+                    self._value += 1
+
+    def release(self, n: int = 1) -> None:
+        """Release ``n`` permits, waking up to ``n`` waiters.
+
+        Raises:
+            ValueError: ``n`` is less than one.
+        """
+        if n < 1:
+            raise ValueError("n must be one or more")
+        self._release(n)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return (
+            f"<threado.Semaphore at {id(self):#x} ({len(self._queue)} waiting): "
+            f"value={self._value}>"
+        )
+
+
+class BoundedSemaphore(Semaphore):
+    """A :class:`Semaphore` that refuses to be released above its initial value."""
+
+    def __init__(self, value: int = 1) -> None:
+        super().__init__(value)
+        self._initial_value = value
+
+    def release(self, n: int = 1) -> None:
+        """Release ``n`` permits, waking up to ``n`` waiters.
+
+        Raises:
+            ValueError: ``n`` is less than one, or the release would exceed
+                the initial value.
+        """
+        if n < 1:
+            raise ValueError("n must be one or more")
+        with self._mutex:
+            if self._value + n > self._initial_value:
+                raise ValueError("Semaphore released too many times")
+            queue = self._queue
+            for _ in range(n):
+                if not queue.handoff_locked(True):
+                    self._value += 1
+
+    def __repr__(self) -> str:
+        return (
+            f"<threado.BoundedSemaphore at {id(self):#x} ({len(self._queue)} waiting): "
+            f"value={self._value}/{self._initial_value}>"
+        )
+
+
+class Event:
+    """A cancellable ``threading.Event``."""
+
+    def __init__(self) -> None:
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        self._flag = False
+
+    def is_set(self) -> bool:
+        """Return whether the flag is set."""
+        return self._flag
+
+    def set(self) -> None:
+        """Set the flag and wake every waiter."""
+        with self._mutex:
+            self._flag = True
+            self._queue.handoff_all_locked(True)
+
+    def clear(self) -> None:
+        """Reset the flag."""
+        with self._mutex:
+            self._flag = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the flag is set; a blocking point.
+
+        Returns:
+            ``True`` once the flag is set, ``False`` if ``timeout`` passed.
+
+        Raises:
+            ThreadCancelled: the thread was cancelled or a deadline passed.
+        """
+        deadline = _wait_deadline(timeout)
+        st = get_state()
+        st.check()
+        with self._mutex:
+            if self._flag:
+                return True
+            w = self._queue.enqueue_locked(st)
+        return self._queue.wait(st, w, deadline, self) is not TIMED_OUT
+
+    def _at_fork_reinit(self) -> None:
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+
+    @property
+    def _cond(self) -> Any:
+        # threading.Event keeps a Condition here; what code (and CPython's own
+        # tests) may rely on is that it is a plain lock guarding the flag.
+        return self._mutex
+
+    def __repr__(self) -> str:
+        state = "set" if self._flag else "unset"
+        return f"<threado.Event at {id(self):#x} ({len(self._queue)} waiting): {state}>"
+
+
+BrokenBarrierError = threading.BrokenBarrierError
+
+
+class Barrier:
+    """A cancellable ``threading.Barrier`` for ``parties`` threads.
+
+    A waiter that is cancelled, times out or is interrupted breaks the
+    barrier: the others raise ``threading.BrokenBarrierError``.
+    """
+
+    def __init__(
+        self, parties: int, action: Callable[[], object] | None = None, timeout: float | None = None
+    ) -> None:
+        if parties < 1:
+            raise ValueError("parties must be >= 1")
+        self._parties = parties
+        self._action = action
+        self._timeout = timeout
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        # Under _mutex: threads arrived in the current generation, and the
+        # generation counter (bumped when a generation is released or reset).
+        self._count = 0
+        self._generation = 0
+        self._broken = False
+
+    @property
+    def parties(self) -> int:
+        """The number of threads needed to pass the barrier."""
+        return self._parties
+
+    @property
+    def n_waiting(self) -> int:
+        """The number of threads currently waiting."""
+        return self._count if not self._broken else 0
+
+    @property
+    def broken(self) -> bool:
+        """Whether the barrier is broken."""
+        return self._broken
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until ``parties`` threads have called it; a blocking point.
+
+        Returns:
+            An index from 0 to ``parties - 1``, different for each thread.
+
+        Raises:
+            threading.BrokenBarrierError: the barrier is or becomes broken
+                (reset, aborted, or another waiter failed).
+            ThreadCancelled: the thread was cancelled; the barrier breaks.
+        """
+        if timeout is None:
+            timeout = self._timeout
+        deadline = _wait_deadline(timeout)
+        st = get_state()
+        st.check()
+        with self._mutex:
+            if self._broken:
+                raise BrokenBarrierError
+            index = self._count
+            self._count += 1
+            generation = self._generation
+            last = self._count == self._parties
+            w = None if last else self._queue.enqueue_locked(st)
+        if w is None:
+            # Last to arrive: run the action, then release the generation.
+            try:
+                if self._action is not None:
+                    self._action()
+            except BaseException:
+                self._break()
+                raise
+            with self._mutex:
+                self._count = 0
+                self._generation += 1
+                self._queue.handoff_all_locked(generation)
+            return index
+        try:
+            result = self._queue.wait(st, w, deadline, self)
+        except BaseException:
+            self._break()
+            raise
+        if result is TIMED_OUT:
+            self._break()
+            raise BrokenBarrierError
+        if result is not generation:  # broken or reset while we waited
+            raise BrokenBarrierError
+        return index
+
+    def _break(self) -> None:
+        with self._mutex:
+            self._broken = True
+            self._count = 0
+            self._generation += 1
+            self._queue.handoff_all_locked(None)
+
+    def abort(self) -> None:
+        """Break the barrier: current and future waiters raise BrokenBarrierError."""
+        self._break()
+
+    def reset(self) -> None:
+        """Return the barrier to its initial state; current waiters raise
+        BrokenBarrierError."""
+        with self._mutex:
+            self._queue.handoff_all_locked(None)
+            self._count = 0
+            self._generation += 1
+            self._broken = False
+
+    def __repr__(self) -> str:
+        if self._broken:
+            return f"<threado.Barrier at {id(self):#x}: broken>"
+        return f"<threado.Barrier at {id(self):#x}: waiters={self.n_waiting}/{self._parties}>"
+
+
+for _cls in (Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier):
+    _cls.__module__ = "threado"
