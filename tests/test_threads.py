@@ -254,6 +254,35 @@ def test_join_of_a_plain_thread_handle_waits_for_its_end() -> None:
     t.join()
 
 
+def test_blocking_cancel_of_the_main_thread_from_a_non_daemon_thread_exits() -> None:
+    proc = run_python(
+        """
+        import threado
+        main = threado.current_thread()
+        def killer():
+            from threado.testing import wait_parked
+            wait_parked(main)
+            print("cancel returned", main.cancel(), flush=True)
+        threado.spawn(killer)
+        threado.sleep(60)
+        """,
+        timeout=60,
+    )
+    assert "cancel returned True" in proc.stdout
+    assert proc.returncode == 1
+    assert "threado.ThreadCancelled" in proc.stderr
+
+
+def test_cancel_source_names_the_main_thread() -> None:
+    t = threado.spawn(threado.sleep, 60)
+    wait_parked(t)
+    t.cancel()
+    exc = t.exception
+    assert isinstance(exc, ThreadCancelled)
+    assert exc.source is threado.current_thread()
+    assert threading.main_thread().name in str(exc)
+
+
 def test_cancelling_the_main_thread() -> None:
     proc = run_python(
         """
@@ -567,6 +596,7 @@ def test_child_process_starts_with_a_clean_working_threado() -> None:
                 wait_parked(t)
                 ok &= t.cancel(timeout=5)
                 ok &= parked.wait(timeout=5)  # not running here
+                ok &= isinstance(parked.exception, RuntimeError)
             finally:
                 os._exit(0 if ok else 3)
         _, status = os.waitpid(pid, 0)

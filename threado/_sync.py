@@ -33,8 +33,12 @@ the cancellation propagates.
 waiter directly, so ``_value > 0`` implies that nobody waits; a waiter
 abandoned by an exception after receiving a permit releases it again.
 
-**Event** and **Barrier** use the same wait queues; a cancelled barrier waiter
-breaks the barrier, as a timed-out one does in ``threading``.
+**Event** and **Barrier** use the same wait queues. The last arrival at a
+barrier hands the generation to every waiter in the critical section that
+counts it, so a generation is passed by all its parties or by none, and late
+arrivals belong to the next one. A waiter cancelled before that breaks the
+barrier (as a timed-out one does in ``threading``); after it, the waiter
+returns its index and the cancellation fires at its next blocking point.
 
 Every piece of shared state is read and written under a mutex, except the
 fast paths' single C calls and the lock-free emptiness checks described
@@ -51,9 +55,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+from ._errors import ThreadCancelled
 from ._parking import (
     PENDING,
     TIMED_OUT,
+    Latch,
     Waiter,
     WaitQueue,
     check_seconds,
@@ -675,11 +681,29 @@ class Event:
 BrokenBarrierError = threading.BrokenBarrierError
 
 
+class _Generation:
+    """One filling of a barrier: who arrived, where they wait, how it ended."""
+
+    __slots__ = ("count", "done", "members", "outcome", "queue")
+
+    def __init__(self, mutex: Any) -> None:
+        self.queue = WaitQueue(mutex)
+        self.count = 0
+        # The waiters the generation was handed to, woken after the action.
+        self.members: list[Waiter] = []
+        # Set once the action has run (or failed): True passed, False broken.
+        self.outcome = False
+        self.done = Latch()
+
+
 class Barrier:
     """A cancellable ``threading.Barrier`` for ``parties`` threads.
 
-    A waiter that is cancelled, times out or is interrupted breaks the
-    barrier: the others raise ``threading.BrokenBarrierError``.
+    A waiter that is cancelled, times out or is interrupted before every
+    party has arrived breaks the barrier: the others raise
+    ``threading.BrokenBarrierError``. Once the last party has arrived the
+    generation has passed for all of them: a waiter cancelled from then on
+    returns its index, and the cancellation fires at its next blocking point.
     """
 
     def __init__(
@@ -691,11 +715,10 @@ class Barrier:
         self._action = action
         self._timeout = timeout
         self._mutex = _thread.allocate_lock()
-        self._queue = WaitQueue(self._mutex)
-        # Under _mutex: threads arrived in the current generation, and the
-        # generation counter (bumped when a generation is released or reset).
-        self._count = 0
-        self._generation = 0
+        # The generation now filling (under _mutex). The last arrival hands
+        # it to every waiter and opens the next one in one critical section,
+        # so a thread arriving while the action runs belongs to the next one.
+        self._gen = _Generation(self._mutex)
         self._broken = False
 
     @property
@@ -705,8 +728,8 @@ class Barrier:
 
     @property
     def n_waiting(self) -> int:
-        """The number of threads currently waiting."""
-        return self._count if not self._broken else 0
+        """The number of threads waiting in the current generation."""
+        return 0 if self._broken else self._gen.count
 
     @property
     def broken(self) -> bool:
@@ -721,8 +744,10 @@ class Barrier:
 
         Raises:
             threading.BrokenBarrierError: the barrier is or becomes broken
-                (reset, aborted, or another waiter failed).
-            ThreadCancelled: the thread was cancelled; the barrier breaks.
+                (reset, aborted, the action failed, or another waiter left
+                early).
+            ThreadCancelled: the thread was cancelled before every party
+                arrived; the barrier breaks.
         """
         if timeout is None:
             timeout = self._timeout
@@ -732,42 +757,60 @@ class Barrier:
         with self._mutex:
             if self._broken:
                 raise BrokenBarrierError
-            index = self._count
-            self._count += 1
-            generation = self._generation
-            last = self._count == self._parties
-            w = None if last else self._queue.enqueue_locked(st)
+            gen = self._gen
+            index = gen.count
+            gen.count += 1
+            if gen.count == self._parties:
+                # Passed: hand the generation to every waiter (so that none
+                # can abandon it any more) and open the next one.
+                gen.members = list(gen.queue.waiters)
+                for other in gen.members:
+                    other.result = gen
+                gen.queue.waiters.clear()
+                self._gen = _Generation(self._mutex)
+                w = None
+            else:
+                w = gen.queue.enqueue_locked(st)
         if w is None:
-            # Last to arrive: run the action, then release the generation.
-            try:
-                if self._action is not None:
-                    self._action()
-            except BaseException:
-                self._break()
-                raise
-            with self._mutex:
-                self._count = 0
-                self._generation += 1
-                self._queue.handoff_all_locked(generation)
-            return index
+            return self._run_action(gen, index)
         try:
-            result = self._queue.wait(st, w, deadline, self)
+            result = gen.queue.wait(st, w, deadline, self)
         except BaseException:
-            self._break()
+            self._break()  # left before everybody arrived
             raise
         if result is TIMED_OUT:
             self._break()
             raise BrokenBarrierError
-        if result is not generation:  # broken or reset while we waited
+        if result is not gen:  # reset or broken while we waited
             raise BrokenBarrierError
+        try:
+            gen.done.wait_until(None, self)
+        except ThreadCancelled:
+            return index  # the barrier passed; the cancel fires at the next point
+        if not gen.outcome:
+            raise BrokenBarrierError
+        return index
+
+    def _run_action(self, gen: _Generation, index: int) -> int:
+        """The last party arrived: run the action, then release the others."""
+        try:
+            if self._action is not None:
+                self._action()
+            gen.outcome = True
+        except BaseException:
+            self._break()
+            raise
+        finally:
+            gen.done.set()
+            for w in gen.members:
+                unpark(w.state)
         return index
 
     def _break(self) -> None:
         with self._mutex:
             self._broken = True
-            self._count = 0
-            self._generation += 1
-            self._queue.handoff_all_locked(None)
+            self._gen.queue.handoff_all_locked(None)
+            self._gen = _Generation(self._mutex)
 
     def abort(self) -> None:
         """Break the barrier: current and future waiters raise BrokenBarrierError."""
@@ -777,9 +820,8 @@ class Barrier:
         """Return the barrier to its initial state; current waiters raise
         BrokenBarrierError."""
         with self._mutex:
-            self._queue.handoff_all_locked(None)
-            self._count = 0
-            self._generation += 1
+            self._gen.queue.handoff_all_locked(None)
+            self._gen = _Generation(self._mutex)
             self._broken = False
 
     def __repr__(self) -> str:

@@ -205,10 +205,9 @@ class Thread(Generic[T]):
             if blocking and self._state is not lookup_state():
                 self._join_os_thread()
             return True
-        me = lookup_state()
-        source = me.handle if me is not None else None
-        name = source._name if source is not None else "another thread"
-        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {name}")
+        source = current_thread()
+        me = source._state
+        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {source._name}")
         if not blocking or me is self._state:
             return self._done.is_set()
         if timeout is None:
@@ -432,12 +431,18 @@ def current_thread() -> Thread[Any]:
     st = get_state()
     h = st.handle
     if h is None:
-        h = Thread._make(st, threading.current_thread(), spawned=False)
+        thread = threading.current_thread()
+        h = Thread._make(st, thread, spawned=False)
         st.handle = h
         hooks = st.end_hooks
         if hooks is not None:
             hooks.append(h._done.set)
             hooks.append(lambda: wake_watchers(st))
+        if thread is threading.main_thread():
+            # The main thread's storage outlives the wait for non-daemon
+            # threads at exit; its end is when that wait starts, or a
+            # non-daemon thread joining (or cancelling) it would never return.
+            threading._register_atexit(h._done.set)  # type: ignore[attr-defined]
     return h  # type: ignore[no-any-return]
 
 
@@ -462,7 +467,10 @@ def _after_fork_in_child() -> None:
     me = lookup_state()
     for h in list(_running):
         if h._state is not me:
-            # That thread does not exist in the child: it is over.
+            # That thread does not exist in the child: it is over, with no
+            # outcome (join() raises ThreadError, as for a failure).
+            h._exc = RuntimeError(f"thread {h._name!r} does not exist in this forked child")
+            h._retrieved = True  # nothing to report in the child
             h._done = Latch()
             h._done.set()
             _running.discard(h)
