@@ -22,11 +22,11 @@ extensions = [
     "sphinx.ext.viewcode",
 ]
 
-# Google-style docstrings only; "Attributes:" sections become fields of the
-# class, so they do not clash with attributes autodoc finds on its own.
+# Google-style docstrings only. "Attributes:" sections become attribute
+# entries that can be linked to; api.rst never asks autodoc for those same
+# attributes, so nothing is documented twice.
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_use_ivar = True
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"

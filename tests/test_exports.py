@@ -38,3 +38,18 @@ def test_importing_threado_patches_nothing_and_starts_no_thread() -> None:
         "assert before == after, (before, after)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_the_api_reference_covers_every_public_name() -> None:
+    from pathlib import Path
+
+    api = (Path(__file__).resolve().parents[1] / "docs" / "api.rst").read_text()
+    missing = [
+        name
+        for name in threado.__all__
+        if not any(
+            f":: {name}" in line or f":: {name}(" in line or f":: {name}\n" in line
+            for line in api.splitlines(keepends=True)
+        )
+    ]
+    assert missing == []

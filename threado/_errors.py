@@ -19,13 +19,19 @@ __all__ = ["CancelReason", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
 
 
 class CancelReason(enum.Enum):
-    """Why a :class:`ThreadCancelled` was raised."""
+    """Why a :class:`ThreadCancelled` was raised.
 
-    #: Somebody called :meth:`threado.Thread.cancel` on the thread.
+    Attributes:
+        EXPLICIT: Somebody called :meth:`threado.Thread.cancel` on the thread;
+            the exception's ``source`` is the canceller's thread handle.
+        DEADLINE: The deadline of an enclosing timeout block passed;
+            ``source`` is its :class:`threado.TimeoutScope`.
+        GROUP: A thread group cancelled its threads (reserved for thread
+            groups, which are not built yet).
+    """
+
     EXPLICIT = "explicit"
-    #: The deadline of an enclosing timeout block passed.
     DEADLINE = "deadline"
-    #: A :class:`threado.ThreadGroup` cancelled its threads.
     GROUP = "group"
 
     def __repr__(self) -> str:

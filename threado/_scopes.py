@@ -28,13 +28,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from threading import get_ident
 from types import TracebackType
 from typing import Literal, TypeVar, TypeVarTuple, overload
 
 from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
-from ._state import ThreadState, clock, get_state, local
+from ._state import ThreadState, get_state, local
+from ._state import clock as _monotonic
 
 __all__ = [
     "TimeoutScope",
@@ -135,7 +137,7 @@ def _deadline_after(seconds: float | None) -> float | None:
         return None
     if type(seconds) is not float or seconds != seconds:
         seconds = check_seconds(seconds, "seconds")
-    return clock() + seconds
+    return _monotonic() + seconds
 
 
 def _check_deadline(deadline: float | None) -> float | None:
@@ -179,7 +181,7 @@ def timeout_after(
     """
     kind = type(seconds)
     if (kind is float and seconds == seconds) or kind is int:  # common cases, inlined
-        scope = TimeoutScope(clock() + seconds, True, seconds)  # type: ignore[operator]
+        scope = TimeoutScope(_monotonic() + seconds, True, seconds)  # type: ignore[operator]
     else:
         scope = TimeoutScope(_deadline_after(seconds), True, seconds)
     if func is None:
@@ -271,7 +273,7 @@ class _Shield:
         return False
 
 
-def shield() -> _Shield:
+def shield() -> AbstractContextManager[None]:
     """Protect a block from outer cancellation.
 
     Inside ``with shield():`` the thread's cancellation and the deadlines of
@@ -318,7 +320,16 @@ def sleep(seconds: float) -> None:
     if seconds == 0:
         time.sleep(0)
         return
-    park_until(st, clock() + seconds, "sleep")
+    park_until(st, _monotonic() + seconds, "sleep")
+
+
+def clock() -> float:
+    """Return the clock of every threado deadline: :func:`time.monotonic`.
+
+    :func:`timeout_at`, :func:`ignore_at` and :func:`current_deadline` use
+    its values.
+    """
+    return _monotonic()
 
 
 def current_deadline() -> float:

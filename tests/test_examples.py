@@ -1,0 +1,94 @@
+"""Run every script in ``examples/``, and the README's example, as users would.
+
+Each runs in a fresh interpreter (``sys.executable``, warnings as errors) with
+the checkout first on ``sys.path``, must exit with status 0 and print nothing
+on stderr, and must print the lines that show it did what the docs say.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+# Lines each example must print (each is a prefix of some output line). An
+# example without an entry still has to print "<name> finished".
+EXPECTED: dict[str, list[str]] = {
+    "demo.py": [
+        "worker: finally block ran",
+        "main: cancel() returned True after ",
+        "main: join() raised ThreadError caused by ThreadCancelled(",
+        "main: caught ThreadTimeout after ",
+        "main: ignore_after block left, expired=True",
+        "main: a block that finished in time has expired=False",
+    ],
+    "timeouts.py": [
+        "inner block raised ThreadTimeout: inner.expired=True",
+        "outer block carries on: outer.expired=False",
+        "outer block raised ThreadTimeout: outer.expired=True, inner.expired=False",
+        "in time: 'slept 0.01 s'",
+        "ignore_after, too slow: None",
+        "timeout_after, too slow: ThreadTimeout",
+        "the deadline stopped the steps early: True, expired=True",
+    ],
+    "threads.py": [
+        "results: [0, 1, 4, 9, 16]",
+        "with a keyword argument: 10",
+        "join() raised ThreadError; its __cause__ is ValueError('no such file')",
+        "the loop was stopped by its deadline: expired=True",
+        "worker: shielded cleanup finished",
+        "main: cancel() returned True; cancelled=True",
+    ],
+}
+
+# Each example runs in a couple of seconds at most; this bound is generous so
+# that a loaded CI machine does not fail it, while a hang still fails fast.
+TIMEOUT = 30
+
+
+def run_python(*args: str) -> list[str]:
+    """Run ``python -W error *args`` from the checkout; return its output lines."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, f"exit status {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stderr == "", proc.stderr
+    return proc.stdout.splitlines()
+
+
+def assert_printed(lines: list[str], expected: list[str]) -> None:
+    for prefix in expected:
+        assert any(line.startswith(prefix) for line in lines), (
+            f"no output line starts with {prefix!r}:\n" + "\n".join(lines)
+        )
+
+
+def test_expectations_name_existing_examples() -> None:
+    assert set(EXPECTED) <= {p.name for p in EXAMPLES.glob("*.py")}
+
+
+@pytest.mark.parametrize("script", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_example_runs(script: Path) -> None:
+    lines = run_python(str(script))
+    assert_printed(lines, [*EXPECTED.get(script.name, []), f"{script.stem} finished"])
+
+
+def test_readme_example_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.DOTALL | re.MULTILINE)
+    assert len(blocks) == 1, "README.md should hold exactly one Python example"
+    lines = run_python("-c", blocks[0])
+    assert lines == ["worker: cleaning up", "cancelled: True", "timed out", "expired: True"]
