@@ -23,7 +23,8 @@ There are two kinds of case:
   median per-operation time over the repeats.
 * ``LatencyCase``: a *sampler* ``(n) -> [ns, ...]`` returns ``n`` individual
   measurements (set-up excluded). Samples are pooled per side over all the
-  repeats; the row reports p50 and p99 and the ratio of each.
+  repeats; the row reports p50 and p99 and the ratio of each (``p99_target``
+  gives p99 its own target where it differs).
 
 To add a row, write the two functions and append a case to ``CASES``.
 Runners bind what they call to locals so that both sides pay the same loop
@@ -35,6 +36,7 @@ the timed region, so neither side pays for the other's garbage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -46,9 +48,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Any
+from types import CodeType, TracebackType
+from typing import Any, Protocol
 
 try:
     import threado
@@ -83,9 +87,11 @@ class LatencyCase:
     stdlib: Sampler
     threado: Sampler
     target: float | None
-    """Largest acceptable ratio threado/stdlib, for p50 and p99 alike."""
+    """Largest acceptable ratio threado/stdlib for p50 (and for p99 unless ``p99_target``)."""
     samples: int
     """Samples per side and per repeat in the full mode (quick mode takes fewer)."""
+    p99_target: float | None = None
+    """Largest acceptable p99 ratio, where it differs from ``target``."""
 
 
 Case = TimeCase | LatencyCase
@@ -114,6 +120,54 @@ SETTLE_S = 0.001
 
 def _noop() -> None:
     pass
+
+
+# What the helpers shared by both sides need from either side's primitives.
+
+
+class _LockLike(Protocol):
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class _EventLike(Protocol):
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def wait(self, timeout: float | None = ...) -> bool: ...
+
+
+class _ConditionLike(Protocol):
+    def __enter__(self) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def wait(self, timeout: float | None = ...) -> bool: ...
+    def notify(self, n: int = ...) -> None: ...
+
+
+Join = Callable[[], object]
+Start = Callable[[Callable[[], object]], Join]
+"""Start a function in a new thread; return what joins it."""
+
+
+def _start_stdlib(fn: Callable[[], object]) -> Join:
+    th = threading.Thread(target=fn)
+    th.start()
+    return th.join
+
+
+def _start_threado(fn: Callable[[], object]) -> Join:
+    return threado.spawn(fn).join
 
 
 # 1. spawn + join of a no-op thread
@@ -178,57 +232,135 @@ def threado_sleep_overshoot(n: int) -> list[int]:
     return _overshoot(threado.sleep, n)
 
 
-# 4. cancel round trip of a parked thread
+# 4. cancel round trip of a parked thread: threado's blocking ``cancel()``
+# against the stdlib's wake-up (release / set / notify) followed by ``join()``
+# of the same wait. Each sample starts a fresh thread and a fresh primitive;
+# both sides pause SETTLE_S once the thread is parked, then start the clock.
+
 
 _CONDITION_WAIT = threading.Condition.wait.__code__
+_THREAD_RUN = threading.Thread.run.__code__
 
 
-def _wait_until_blocked_in_condition_wait(ident: int) -> None:
-    """Spin until the thread's innermost Python frame is ``Condition.wait``."""
+def _wait_until_innermost(ident: int, code: CodeType) -> None:
+    """Spin until the thread's innermost Python frame runs ``code``.
+
+    A thread blocked in a C call (``Lock.acquire``) shows the Python frame
+    that made the call; once that frame is innermost, the thread is at most
+    a few bytecodes from blocking, and ``SETTLE_S`` covers those.
+    """
     while True:
         frame = sys._current_frames().get(ident)
-        if frame is not None and frame.f_code is _CONDITION_WAIT:
+        if frame is not None and frame.f_code is code:
             return
         time.sleep(0)
+
+
+def _stdlib_wake_join(
+    target: Callable[[], object], code: CodeType, wake: Callable[[], object]
+) -> int:
+    """Run ``target`` in a thread; once it blocks in ``code``, time ``wake()`` + ``join()``."""
+    th = threading.Thread(target=target)
+    th.start()
+    try:
+        assert th.ident is not None
+        _wait_until_innermost(th.ident, code)
+        time.sleep(SETTLE_S)
+        t0 = perf_counter_ns()
+        wake()
+        th.join()
+        return perf_counter_ns() - t0
+    finally:
+        # Something failed before the wake-up: wake it until it ends, never leak it.
+        while th.is_alive():
+            with contextlib.suppress(RuntimeError):
+                wake()
+            th.join(0.1)
+
+
+def _threado_cancel(target: Callable[[], object]) -> int:
+    """Spawn ``target``; once it is parked, time the blocking ``cancel()``."""
+    t = threado.spawn(target)
+    try:
+        threado.testing.wait_parked(t)
+        time.sleep(SETTLE_S)
+        t0 = perf_counter_ns()
+        t.cancel()
+        elapsed = perf_counter_ns() - t0
+    finally:
+        t.cancel()  # a no-op once it has ended; otherwise do not leak it
+    if not t.cancelled:
+        raise RuntimeError(f"{t!r} was not cancelled")
+    return elapsed
 
 
 def stdlib_cancel_round_trip(n: int) -> list[int]:
     """A thread parked in ``Event.wait()``: from ``set()`` until ``join()`` returns."""
     out: list[int] = []
     for _ in range(n):
-        ready = threading.Event()
-        go = threading.Event()
-
-        def parked(ready: threading.Event = ready, go: threading.Event = go) -> None:
-            ready.set()
-            go.wait()
-
-        th = threading.Thread(target=parked)
-        th.start()
-        ready.wait()
-        assert th.ident is not None
-        _wait_until_blocked_in_condition_wait(th.ident)
-        time.sleep(SETTLE_S)
-        t0 = perf_counter_ns()
-        go.set()
-        th.join()
-        out.append(perf_counter_ns() - t0)
+        ev = threading.Event()
+        out.append(_stdlib_wake_join(ev.wait, _CONDITION_WAIT, ev.set))
     return out
 
 
 def threado_cancel_round_trip(n: int) -> list[int]:
     """A thread parked in ``threado.sleep(60)``: the blocking ``cancel()`` call."""
+    return [_threado_cancel(partial(threado.sleep, 60)) for _ in range(n)]
+
+
+def stdlib_lock_release_join(n: int) -> list[int]:
+    """A thread parked in ``Lock.acquire()``: from ``release()`` until ``join()`` returns."""
     out: list[int] = []
     for _ in range(n):
-        t = threado.spawn(threado.sleep, 60)
-        threado.testing.wait_parked(t)
-        time.sleep(SETTLE_S)
-        t0 = perf_counter_ns()
-        t.cancel()
-        out.append(perf_counter_ns() - t0)
-        if not t.cancelled:
-            raise RuntimeError(f"{t!r} was not cancelled")
+        lock = threading.Lock()
+        lock.acquire()
+        # The thread runs lock.acquire itself: Thread.run is its innermost frame.
+        out.append(_stdlib_wake_join(lock.acquire, _THREAD_RUN, lock.release))
     return out
+
+
+def threado_cancel_lock(n: int) -> list[int]:
+    """A thread parked in ``threado.Lock.acquire()``, the lock held by this thread."""
+    out: list[int] = []
+    for _ in range(n):
+        lock = threado.Lock()
+        lock.acquire()
+        out.append(_threado_cancel(lock.acquire))
+        lock.release()
+    return out
+
+
+def threado_cancel_event(n: int) -> list[int]:
+    """A thread parked in ``threado.Event.wait()``."""
+    return [_threado_cancel(threado.Event().wait) for _ in range(n)]
+
+
+def _condition_wait(cond: _ConditionLike) -> None:
+    with cond:
+        cond.wait()
+
+
+def _condition_notify(cond: _ConditionLike) -> None:
+    with cond:
+        cond.notify()
+
+
+def stdlib_condition_notify_join(n: int) -> list[int]:
+    """A thread parked in ``Condition.wait()``: from ``notify()`` until ``join()`` returns."""
+    out: list[int] = []
+    for _ in range(n):
+        cond = threading.Condition()
+        out.append(
+            _stdlib_wake_join(
+                partial(_condition_wait, cond), _CONDITION_WAIT, partial(_condition_notify, cond)
+            )
+        )
+    return out
+
+
+def threado_cancel_condition(n: int) -> list[int]:
+    """A thread parked in ``threado.Condition.wait()``."""
+    return [_threado_cancel(partial(_condition_wait, threado.Condition())) for _ in range(n)]
 
 
 # 5. entering and leaving a timeout block
@@ -236,12 +368,7 @@ def threado_cancel_round_trip(n: int) -> list[int]:
 
 def stdlib_lock_with(n: int) -> int:
     """An uncontended ``with lock: pass``, the lock made once."""
-    lock = threading.Lock()
-    t0 = perf_counter_ns()
-    for _ in range(n):
-        with lock:
-            pass
-    return perf_counter_ns() - t0
+    return _with_loop(threading.Lock, n)
 
 
 def threado_timeout_with(n: int) -> int:
@@ -252,6 +379,150 @@ def threado_timeout_with(n: int) -> int:
         with timeout_after(60):
             pass
     return perf_counter_ns() - t0
+
+
+# 6. uncontended locks: one lock made per runner call, reused by every iteration
+
+
+def _with_loop(make_lock: Callable[[], _LockLike], n: int) -> int:
+    """``with lock: pass``, ``n`` times."""
+    lock = make_lock()
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        with lock:
+            pass
+    return perf_counter_ns() - t0
+
+
+def _acquire_release_loop(make_lock: Callable[[], _LockLike], n: int) -> int:
+    """``lock.acquire(); lock.release()``, ``n`` times, as written in user code."""
+    lock = make_lock()
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    return perf_counter_ns() - t0
+
+
+# 7. contended lock throughput: CONTENDERS threads share one counter
+
+CONTENDERS = 4
+
+
+def _contended(make_lock: Callable[[], _LockLike], start: Start, n: int) -> int:
+    """``n`` increments of one counter under one lock, split over CONTENDERS threads.
+
+    The threads are started first and released together; the clock runs from
+    their release until the last one is joined.
+    """
+    lock = make_lock()
+    go = threading.Event()  # the same gate on both sides
+    count = 0
+
+    def work(k: int) -> None:
+        nonlocal count
+        go.wait()
+        for _ in range(k):
+            with lock:
+                count += 1
+
+    q, r = divmod(n, CONTENDERS)
+    joins: list[Join] = []
+    t0 = 0
+    try:
+        for i in range(CONTENDERS):
+            joins.append(start(partial(work, q + (i < r))))
+        t0 = perf_counter_ns()
+    finally:
+        go.set()
+        for join in joins:
+            join()
+    elapsed = perf_counter_ns() - t0
+    if count != n:
+        raise RuntimeError(f"lost increments: {count} != {n}")
+    return elapsed
+
+
+# 8. ping-pong between this thread and a partner: per-round-trip latency
+
+
+def _event_ping_pong(make_event: Callable[[], _EventLike], start: Start, n: int) -> list[int]:
+    """Two events: we set ``ping`` and wait on ``pong``, the partner the reverse.
+
+    Each side clears the event it waited on before setting the other's, so
+    no set is ever lost or seen twice. One sample: set, wait, clear.
+    """
+    ping = make_event()
+    pong = make_event()
+    stop = False
+
+    def partner() -> None:
+        while True:
+            ping.wait()
+            ping.clear()
+            if stop:
+                return
+            pong.set()
+
+    join = start(partner)
+    clock = perf_counter_ns
+    out: list[int] = []
+    append = out.append
+    try:
+        for _ in range(n):
+            t0 = clock()
+            ping.set()
+            pong.wait()
+            pong.clear()
+            append(clock() - t0)
+    finally:
+        stop = True
+        ping.set()
+        join()
+    return out
+
+
+def _condition_ping_pong(
+    make_condition: Callable[[], _ConditionLike], start: Start, n: int
+) -> list[int]:
+    """One condition (over its default RLock) and a turn variable.
+
+    We hand the turn to the partner and notify, then wait until it hands the
+    turn back; the partner does the reverse. One sample: one full exchange.
+    """
+    cond = make_condition()
+    turn = 0  # 0: ours, 1: the partner's, -1: the partner must stop
+
+    def partner() -> None:
+        nonlocal turn
+        with cond:
+            while True:
+                while turn == 0:
+                    cond.wait()
+                if turn < 0:
+                    return
+                turn = 0
+                cond.notify()
+
+    join = start(partner)
+    clock = perf_counter_ns
+    out: list[int] = []
+    append = out.append
+    try:
+        with cond:
+            for _ in range(n):
+                t0 = clock()
+                turn = 1
+                cond.notify()
+                while turn:
+                    cond.wait()
+                append(clock() - t0)
+    finally:
+        with cond:
+            turn = -1
+            cond.notify()
+        join()
+    return out
 
 
 CASES: list[Case] = [
@@ -271,7 +542,74 @@ CASES: list[Case] = [
         1.5,
         samples=400,
     ),
+    LatencyCase(
+        "cancel in Lock.acquire (vs release+join)",
+        stdlib_lock_release_join,
+        threado_cancel_lock,
+        1.5,
+        samples=400,
+    ),
+    LatencyCase(
+        "cancel in Event.wait (vs set+join)",
+        stdlib_cancel_round_trip,
+        threado_cancel_event,
+        1.5,
+        samples=400,
+    ),
+    LatencyCase(
+        "cancel in Condition.wait (vs notify+join)",
+        stdlib_condition_notify_join,
+        threado_cancel_condition,
+        1.5,
+        samples=400,
+    ),
     TimeCase("timeout_after(60) block (vs with Lock)", stdlib_lock_with, threado_timeout_with, 5.0),
+    TimeCase(
+        "with Lock: pass",
+        partial(_with_loop, threading.Lock),
+        partial(_with_loop, threado.Lock),
+        2.5,
+    ),
+    TimeCase(
+        "with RLock: pass",
+        partial(_with_loop, threading.RLock),
+        partial(_with_loop, threado.RLock),
+        2.5,
+    ),
+    TimeCase(
+        "Lock acquire()+release()",
+        partial(_acquire_release_loop, threading.Lock),
+        partial(_acquire_release_loop, threado.Lock),
+        3.0,
+    ),
+    TimeCase(
+        "RLock acquire()+release()",
+        partial(_acquire_release_loop, threading.RLock),
+        partial(_acquire_release_loop, threado.RLock),
+        3.0,
+    ),
+    TimeCase(
+        f"{CONTENDERS} threads x with Lock: count += 1 (per increment)",
+        partial(_contended, threading.Lock, _start_stdlib),
+        partial(_contended, threado.Lock, _start_threado),
+        1.25,
+    ),
+    LatencyCase(
+        "Event ping-pong round trip",
+        partial(_event_ping_pong, threading.Event, _start_stdlib),
+        partial(_event_ping_pong, threado.Event, _start_threado),
+        1.0,
+        samples=5000,
+        p99_target=1.5,
+    ),
+    LatencyCase(
+        "Condition ping-pong round trip",
+        partial(_condition_ping_pong, threading.Condition, _start_stdlib),
+        partial(_condition_ping_pong, threado.Condition, _start_threado),
+        1.1,
+        samples=5000,
+        p99_target=1.5,
+    ),
     # The control row: one stdlib case against itself shows the noise of the run.
     TimeCase("control: stdlib spawn + join vs itself", stdlib_spawn_join, stdlib_spawn_join, None),
 ]
@@ -383,7 +721,13 @@ def measure_latency(case: LatencyCase, mode: Mode) -> Result:
             case.target,
             _ratio_range(std_p50, thr_p50),
         ),
-        Row(case.name, "p99", percentile(std, 99), percentile(thr, 99), case.target),
+        Row(
+            case.name,
+            "p99",
+            percentile(std, 99),
+            percentile(thr, 99),
+            case.target if case.p99_target is None else case.p99_target,
+        ),
     ]
     raw = {
         "samples_per_repeat": n,
