@@ -10,6 +10,11 @@ from ._errors import CancelReason as CancelReason
 from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
+from ._queues import LifoQueue as LifoQueue
+from ._queues import PriorityQueue as PriorityQueue
+from ._queues import Queue as Queue
+from ._queues import ShutDown as ShutDown
+from ._queues import SimpleQueue as SimpleQueue
 from ._scopes import TimeoutScope as TimeoutScope
 from ._scopes import cancel_requested as cancel_requested
 from ._scopes import checkpoint as checkpoint
@@ -41,9 +46,14 @@ __all__ = [
     "CancelReason",
     "Condition",
     "Event",
+    "LifoQueue",
     "Lock",
+    "PriorityQueue",
+    "Queue",
     "RLock",
     "Semaphore",
+    "ShutDown",
+    "SimpleQueue",
     "Thread",
     "ThreadCancelled",
     "ThreadError",

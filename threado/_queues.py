@@ -1,0 +1,582 @@
+"""Cancellable queues: ``Queue``, ``LifoQueue``, ``PriorityQueue``, ``SimpleQueue``.
+
+Drop-in replacements for the ``queue`` module's classes (with the Python 3.13
+``shutdown`` on every version); ``put``, ``get`` and ``join`` are blocking
+points built on ``_parking``.
+
+Theory of operation
+-------------------
+
+``Queue`` keeps the stdlib's storage and subclass hooks (``_init``,
+``_qsize``, ``_put``, ``_get`` on ``self.queue``) and guards them, and three
+wait queues (getters, putters, joiners), with one mutex, ``self.mutex``.
+Invariants, true whenever the mutex is free:
+
+* getters wait only while the queue is empty, putters only while it is full
+  (:meth:`Queue._serve` restores this after every change: it hands items to
+  waiting getters and inserts waiting putters' items while it can);
+* every item is in the queue, or handed to exactly one getter: a getter is
+  handed ``_get()``'s result in the critical section that pops it from the
+  getters' queue, so an item is never in two places, and ``_parking``'s
+  hand-off/abandon rule decides, under the same mutex, whether a cancelled
+  getter still receives it (then ``get`` returns it, and the cancellation
+  waits for the next blocking point) or not (then the item stays queued);
+* a putter's item is inserted by whoever frees its slot, in the critical
+  section that pops the putter, so a cancelled ``put`` either inserted its
+  item (and returns normally) or did not (and raises);
+* a getter abandoned by an asynchronous exception (``KeyboardInterrupt``)
+  after an item was handed to it gives the item to the next getter, or puts
+  it back in its place (front of a FIFO, top of a LIFO);
+* ``unfinished_tasks`` counts items put and not yet marked done.
+
+``SimpleQueue.put`` takes no Python-level lock, so that it stays safe to call
+from ``__del__`` and signal handlers (which ``concurrent.futures`` relies
+on): items live in a ``collections.deque`` whose ``append``/``popleft`` are
+single C calls, and a getter registers itself *before* its last look at the
+items, while ``put`` appends *before* looking for a getter; a getter that
+leaves after being picked passes the wake-up on.
+"""
+
+from __future__ import annotations
+
+import _thread
+import heapq
+import queue as _stdqueue
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
+
+from ._errors import ThreadCancelled
+from ._parking import PENDING, TIMED_OUT, Waiter, WaitQueue, block, check_seconds
+from ._state import ThreadState, clock, get_state, unpark
+from ._sync import Condition
+
+__all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown", "SimpleQueue"]
+
+T = TypeVar("T")
+
+Empty = _stdqueue.Empty
+Full = _stdqueue.Full
+
+if hasattr(_stdqueue, "ShutDown"):  # Python 3.13+
+    ShutDown: type[Exception] = _stdqueue.ShutDown
+else:
+
+    class ShutDown(Exception):  # type: ignore[no-redef]
+        """Raised by ``put`` or ``get`` on a queue that has been shut down.
+
+        ``queue.ShutDown`` itself where the standard library has one (3.13+).
+        """
+
+    ShutDown.__module__ = "threado"
+
+
+def _deadline(block: bool, timeout: float | None) -> float | None:
+    """Validate ``put``/``get`` arguments as ``queue.Queue`` does.
+
+    Raises:
+        ValueError: a negative timeout (with ``block=True``), or NaN.
+        TypeError: a timeout that is not a number.
+    """
+    if not block or timeout is None:
+        return None
+    timeout = check_seconds(timeout, "timeout")
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return clock() + timeout
+
+
+class _Putter(Waiter):
+    __slots__ = ("item",)
+
+    def __init__(self, state: ThreadState, item: object) -> None:
+        super().__init__(state)
+        self.item = item
+
+
+class _Shutdown:
+    """Handed to waiters when the queue shuts down."""
+
+    __slots__ = ()
+
+
+_SHUTDOWN = _Shutdown()
+
+
+class Queue(Generic[T]):
+    """A cancellable FIFO ``queue.Queue`` of at most ``maxsize`` items (0: unbounded).
+
+    ``put``, ``get`` and ``join`` are blocking points: they check for
+    cancellation on entry, even when they need not wait, and react at once
+    while waiting. ``put_nowait``/``get_nowait`` never raise
+    :class:`~threado.ThreadCancelled`.
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self.maxsize = maxsize
+        self._init(maxsize)
+        # Guards the storage and every field below (see the module docstring).
+        self.mutex = _thread.allocate_lock()
+        self._getters = WaitQueue(self.mutex)
+        self._putters = WaitQueue(self.mutex)
+        self._joiners = WaitQueue(self.mutex)
+        self.unfinished_tasks = 0
+        self.is_shutdown = False
+        # The stdlib's Conditions, made on first use for code that uses them.
+        self._conditions: tuple[Condition, Condition, Condition] | None = None
+
+    # -- the stdlib's subclass hooks (called with the mutex held) -------------
+
+    def _init(self, maxsize: int) -> None:
+        self.queue: Any = deque()
+
+    def _qsize(self) -> int:
+        return len(self.queue)
+
+    def _put(self, item: T) -> None:
+        self.queue.append(item)
+
+    def _get(self) -> T:
+        return self.queue.popleft()  # type: ignore[no-any-return]
+
+    def _put_back(self, item: T) -> None:
+        """Return an item that was taken by ``_get`` to where it was."""
+        if type(self)._put is Queue._put:
+            self.queue.appendleft(item)
+        else:
+            self._put(item)
+
+    # -- the core ------------------------------------------------------------------
+
+    def _full(self) -> bool:
+        return 0 < self.maxsize <= self._qsize()
+
+    def _serve(self) -> None:
+        """Hand items to waiting getters and take in waiting putters' items
+        while the queue allows; call with the mutex held."""
+        getters = self._getters.waiters
+        putters = self._putters.waiters
+        while True:
+            if getters and self._qsize():
+                w = getters.popleft()
+                w.result = self._get()
+                unpark(w.state)
+            elif putters and not self._full():
+                p = putters.popleft()
+                self._put(p.item)  # type: ignore[attr-defined]
+                self.unfinished_tasks += 1
+                p.result = True
+                unpark(p.state)
+            else:
+                break
+        if self._conditions is not None:
+            self._notify_conditions()
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item`` into the queue, waiting for a free slot if it is full.
+
+        A blocking point when ``block`` is true.
+
+        Raises:
+            queue.Full: no slot became free (``block`` false, or ``timeout``).
+            ShutDown: the queue is shut down.
+            ThreadCancelled: the thread was cancelled; the item was not put.
+            ValueError: ``timeout`` is negative.
+        """
+        deadline = _deadline(block, timeout)
+        st = get_state()
+        if block:
+            st.check()
+        with self.mutex:
+            if self.is_shutdown:
+                raise ShutDown
+            if not self._full():
+                self._put(item)
+                self.unfinished_tasks += 1
+                if self._getters.waiters or self._conditions is not None:
+                    self._serve()
+                return
+            if not block or (deadline is not None and deadline <= clock()):
+                raise Full
+            w = _Putter(st, item)
+            self._putters.waiters.append(w)
+        result = self._putters.wait(st, w, deadline, self)
+        if result is TIMED_OUT:
+            raise Full
+        if result is _SHUTDOWN:
+            raise ShutDown
+
+    def put_nowait(self, item: T) -> None:
+        """Put ``item`` if a slot is free; never blocks, never raises ThreadCancelled.
+
+        Raises:
+            queue.Full: the queue is full.
+            ShutDown: the queue is shut down.
+        """
+        self.put(item, block=False)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> T:
+        """Remove and return an item, waiting for one if the queue is empty.
+
+        A blocking point when ``block`` is true: a cancelled thread raises
+        even if an item is ready, and consumes nothing.
+
+        Raises:
+            queue.Empty: no item came (``block`` false, or ``timeout``).
+            ShutDown: the queue is shut down and empty.
+            ThreadCancelled: the thread was cancelled; nothing was consumed.
+            ValueError: ``timeout`` is negative.
+        """
+        deadline = _deadline(block, timeout)
+        st = get_state()
+        if block:
+            st.check()
+        with self.mutex:
+            if self._qsize():
+                item = self._get()
+                if self._putters.waiters or self._conditions is not None:
+                    self._serve()
+                return item
+            if self.is_shutdown:
+                raise ShutDown
+            if not block or (deadline is not None and deadline <= clock()):
+                raise Empty
+            w = self._getters.enqueue_locked(st)
+        result = self._getters.wait(st, w, deadline, self, self._give_back)
+        if result is TIMED_OUT:
+            raise Empty
+        if result is _SHUTDOWN:
+            raise ShutDown
+        return result  # type: ignore[no-any-return]
+
+    def get_nowait(self) -> T:
+        """Remove and return an item if one is ready; never blocks or raises
+        ThreadCancelled.
+
+        Raises:
+            queue.Empty: the queue is empty.
+            ShutDown: the queue is shut down and empty.
+        """
+        return self.get(block=False)
+
+    def _give_back(self, item: Any) -> None:
+        """A getter abandoned after an item was handed to it: pass it on."""
+        if item is _SHUTDOWN:
+            return
+        with self.mutex:
+            getters = self._getters.waiters
+            if getters:
+                w = getters.popleft()
+                w.result = item
+                unpark(w.state)
+            else:
+                self._put_back(item)
+
+    # -- tasks --------------------------------------------------------------------
+
+    def task_done(self) -> None:
+        """Mark one item taken from the queue as processed.
+
+        Raises:
+            ValueError: called more times than items were put.
+        """
+        with self.mutex:
+            unfinished = self.unfinished_tasks - 1
+            if unfinished < 0:
+                raise ValueError("task_done() called too many times")
+            self.unfinished_tasks = unfinished
+            if unfinished == 0:
+                self._joiners.handoff_all_locked(True)
+                if self._conditions is not None:
+                    self._notify_conditions()
+
+    def join(self) -> None:
+        """Wait until every item put has been marked done; a blocking point.
+
+        Raises:
+            ThreadCancelled: the thread was cancelled.
+        """
+        st = get_state()
+        st.check()
+        with self.mutex:
+            if not self.unfinished_tasks:
+                return
+            w = self._joiners.enqueue_locked(st)
+        self._joiners.wait(st, w, None, self)
+
+    # -- shutdown --------------------------------------------------------------
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut the queue down, as ``queue.Queue.shutdown`` does in Python 3.13.
+
+        ``put`` raises :class:`ShutDown` from now on, and so does ``get`` once
+        the queue is empty; blocked callers are woken. With ``immediate``
+        the queue is emptied first (each removed item counts as done), so
+        ``get`` raises at once and ``join`` returns.
+        """
+        with self.mutex:
+            self.is_shutdown = True
+            if immediate:
+                while self._qsize():
+                    self._get()
+                    if self.unfinished_tasks > 0:
+                        self.unfinished_tasks -= 1
+                self._joiners.handoff_all_locked(True)
+            self._putters.handoff_all_locked(_SHUTDOWN)
+            if not self._qsize():
+                self._getters.handoff_all_locked(_SHUTDOWN)
+            if self._conditions is not None:
+                self._notify_conditions()
+
+    def __iter__(self) -> Iterator[T]:
+        """Yield items as they come until the queue is shut down and empty.
+
+        Each item is fetched with :meth:`get`, a blocking point.
+        """
+        while True:
+            try:
+                yield self.get()
+            except ShutDown:
+                return
+
+    # -- size ------------------------------------------------------------------
+
+    def qsize(self) -> int:
+        """Return the approximate number of items (another thread may change it)."""
+        with self.mutex:
+            return self._qsize()
+
+    def empty(self) -> bool:
+        """Return whether the queue is empty (approximately, as in ``queue``)."""
+        with self.mutex:
+            return not self._qsize()
+
+    def full(self) -> bool:
+        """Return whether the queue is full (approximately, as in ``queue``)."""
+        with self.mutex:
+            return self._full()
+
+    # -- the stdlib's Conditions, for code that reaches for them -----------------
+
+    def _make_conditions(self) -> tuple[Condition, Condition, Condition]:
+        with self.mutex:
+            if self._conditions is None:
+                self._conditions = (
+                    Condition(self.mutex),
+                    Condition(self.mutex),
+                    Condition(self.mutex),
+                )
+            return self._conditions
+
+    def _notify_conditions(self) -> None:
+        # With the mutex held: wake anybody waiting on the stdlib-style
+        # Conditions so that they re-check the state themselves.
+        for cond in self._conditions or ():
+            cond._queue.handoff_all_locked(True)
+
+    @property
+    def not_empty(self) -> Condition:
+        """A Condition over ``mutex``, notified when items may have arrived."""
+        return self._make_conditions()[0]
+
+    @property
+    def not_full(self) -> Condition:
+        """A Condition over ``mutex``, notified when slots may have freed."""
+        return self._make_conditions()[1]
+
+    @property
+    def all_tasks_done(self) -> Condition:
+        """A Condition over ``mutex``, notified when all tasks may be done."""
+        return self._make_conditions()[2]
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return super().__class_getitem__(item)  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        with self.mutex:
+            size = self._qsize()
+            getters = len(self._getters)
+            putters = len(self._putters)
+            shut = ", shut down" if self.is_shutdown else ""
+        bound = f"/{self.maxsize}" if self.maxsize > 0 else ""
+        return (
+            f"<threado.{type(self).__name__} at {id(self):#x}: {size}{bound} items, "
+            f"{getters} getters, {putters} putters waiting{shut}>"
+        )
+
+
+class LifoQueue(Queue[T]):
+    """A cancellable ``queue.LifoQueue``: the last item put is got first."""
+
+    def _init(self, maxsize: int) -> None:
+        self.queue = []
+
+    def _qsize(self) -> int:
+        return len(self.queue)
+
+    def _put(self, item: T) -> None:
+        self.queue.append(item)
+
+    def _get(self) -> T:
+        return self.queue.pop()  # type: ignore[no-any-return]
+
+    def _put_back(self, item: T) -> None:
+        self.queue.append(item)
+
+
+class PriorityQueue(Queue[T]):
+    """A cancellable ``queue.PriorityQueue``: the lowest item is got first."""
+
+    def _init(self, maxsize: int) -> None:
+        self.queue = []
+
+    def _qsize(self) -> int:
+        return len(self.queue)
+
+    def _put(self, item: T) -> None:
+        heapq.heappush(self.queue, item)
+
+    def _get(self) -> T:
+        return heapq.heappop(self.queue)  # type: ignore[no-any-return]
+
+    def _put_back(self, item: T) -> None:
+        heapq.heappush(self.queue, item)
+
+
+class _Getter(Waiter):
+    __slots__ = ()
+
+
+class SimpleQueue(Generic[T]):
+    """A cancellable ``queue.SimpleQueue``: unbounded FIFO, no task tracking.
+
+    ``put`` never blocks and takes no lock, so it is safe to call from
+    ``__del__`` methods and signal handlers. ``get`` is a blocking point
+    when ``block`` is true.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[T] = deque()
+        # Parked getters. A getter appends itself before its last look at
+        # _items; put pops one after appending (see the module docstring).
+        self._waiting: deque[Waiter] = deque()
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item``; never blocks (``block`` and ``timeout`` are ignored)."""
+        self._items.append(item)
+        if self._waiting:
+            self._wake_one()
+
+    def put_nowait(self, item: T) -> None:
+        """Put ``item``; never blocks."""
+        self._items.append(item)
+        if self._waiting:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        try:
+            w = self._waiting.popleft()
+        except IndexError:
+            return
+        w.result = True
+        unpark(w.state)
+
+    def _leave(self, w: Waiter) -> None:
+        """Deregister ``w``; if a putter already picked it, wake another."""
+        try:
+            self._waiting.remove(w)
+        except ValueError:
+            self._wake_one()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> T:
+        """Remove and return an item, waiting for one if needed.
+
+        A blocking point when ``block`` is true.
+
+        Raises:
+            queue.Empty: no item came (``block`` false, or ``timeout``).
+            ThreadCancelled: the thread was cancelled; nothing was consumed.
+            ValueError: ``timeout`` is negative.
+        """
+        deadline = _deadline(block, timeout)
+        st = get_state()
+        if block:
+            st.check()
+        items = self._items
+        try:
+            return items.popleft()
+        except IndexError:
+            if not block:
+                raise Empty from None
+        w = _Getter(st)
+        waiting = self._waiting
+        st.waiting_on = self
+        try:
+            while True:
+                if w.result is not PENDING:  # picked by a put: register again
+                    w.result = PENDING
+                    waiting.append(w)
+                elif w not in waiting:
+                    waiting.append(w)
+                try:
+                    item = items.popleft()
+                except IndexError:
+                    pass
+                else:
+                    self._leave(w)
+                    return item
+                exc = st.pending_cancel() if st.cancel or st.deadline else None
+                if exc is not None:
+                    self._leave(w)
+                    try:
+                        raise exc
+                    finally:
+                        exc = None
+                if (
+                    not block_until(st, st.effective_deadline(deadline))
+                    and deadline is not None
+                    and clock() >= deadline
+                ):
+                    self._leave(w)
+                    raise Empty
+        except ThreadCancelled:
+            raise
+        except Empty:
+            raise
+        except BaseException:
+            self._leave(w)
+            raise
+        finally:
+            st.waiting_on = None
+
+    def get_nowait(self) -> T:
+        """Remove and return an item if one is ready; never blocks.
+
+        Raises:
+            queue.Empty: the queue is empty.
+        """
+        try:
+            return self._items.popleft()
+        except IndexError:
+            raise Empty from None
+
+    def qsize(self) -> int:
+        """Return the approximate number of items."""
+        return len(self._items)
+
+    def empty(self) -> bool:
+        """Return whether the queue is empty (approximately)."""
+        return not self._items
+
+    def __repr__(self) -> str:
+        return (
+            f"<threado.SimpleQueue at {id(self):#x}: {len(self._items)} items, "
+            f"{len(self._waiting)} getters waiting>"
+        )
+
+
+block_until = block  # the parker's single block, named for what it does here
+
+
+for _cls in (Queue, LifoQueue, PriorityQueue, SimpleQueue):
+    _cls.__module__ = "threado"
