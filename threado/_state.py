@@ -230,10 +230,16 @@ def _new_state() -> ThreadState:
     return st
 
 
-def install_state(st: ThreadState) -> None:
-    """Make ``st`` the calling thread's state (threads spawned by threado)."""
+def install_state(st: ThreadState, end_hooks: list[Any]) -> None:
+    """Make ``st`` the calling thread's state (threads spawned by threado).
+
+    ``end_hooks`` are called once, in this thread, when CPython clears its
+    thread-local storage at the very end of the thread.
+    """
     st.ident = threading.get_ident()
+    st.end_hooks = end_hooks
     local.state = st
+    local.sentinel = _EndSentinel(st)
 
 
 def lookup_state() -> ThreadState | None:

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import _thread
 import threading
-from _thread import get_ident
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
@@ -275,35 +274,114 @@ class RLock:
 
     Only the owner may release it; it is free once released as many times as
     it was acquired.
+
+    Ownership and recursion are kept by a C ``_thread.RLock`` (``_inner``), so
+    the uncontended paths are one C call. Waiters queue as for :class:`Lock`.
+    A C RLock cannot be handed to another thread, so eventual fairness works
+    by *reservation*: a release whose first waiter has waited longer than
+    :data:`FAIR_AFTER` reserves the lock for it, and while ``_reserved`` is
+    set nobody else takes the free lock (newcomers check it before their
+    fast path; a newcomer racing that check can win once, and its release
+    wakes the reserved waiter again).
     """
 
-    __slots__ = ("__weakref__", "_count", "_inner", "_lock", "_owner", "_waiters")
+    __slots__ = ("__weakref__", "_inner", "_mutex", "_queue", "_reserved", "_waiters")
 
     def __init__(self) -> None:
-        self._lock = Lock()
-        # The Lock's own fields, for fast paths that skip a method call.
-        self._inner = self._lock._inner
-        self._waiters = self._lock._waiters
-        # Written only by the owning thread while it holds _lock.
-        self._owner: int | None = None
-        self._count = 0
+        # Any: typeshed's _thread.RLock lacks the private methods used here.
+        self._inner: Any = _thread.RLock()
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        self._waiters: deque[Waiter] = self._queue.waiters
+        # The waiter the free lock is kept for, or None (set under _mutex).
+        self._reserved: Waiter | None = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, or add a level if the caller owns it.
 
         A blocking point if it has to wait; see :meth:`Lock.acquire`.
         """
-        me = get_ident()
-        if self._owner == me:
-            self._count += 1
+        if timeout == -1:
+            if self._reserved is None and self._inner.acquire(False):
+                return True
+            if not blocking:
+                return bool(self._inner._is_owned() and self._inner.acquire(False))
+            return self._acquire_slow(None)
+        deadline = _lock_deadline(blocking, timeout)
+        if self._reserved is None and self._inner.acquire(False):
             return True
-        if (timeout == -1 and self._inner.acquire(False)) or self._lock.acquire(blocking, timeout):
-            self._owner = me
-            self._count = 1
-            return True
-        return False
+        if not blocking or timeout == 0:
+            return bool(self._inner._is_owned() and self._inner.acquire(False))
+        return self._acquire_slow(deadline)
 
     __enter__ = acquire
+
+    def _acquire_slow(self, deadline: float | None) -> bool:
+        inner = self._inner
+        if inner._is_owned():  # re-entry while a reservation is pending
+            return bool(inner.acquire(False))
+        st = get_state()
+        st.check()
+        w = _LockWaiter(st)
+        waiters = self._waiters
+        front = False
+        while True:
+            with self._mutex:
+                if front:
+                    waiters.appendleft(w)
+                else:
+                    waiters.append(w)
+                reserved = self._reserved
+                if (reserved is None or reserved is w) and inner.acquire(False):
+                    waiters.remove(w)
+                    if reserved is w:
+                        self._reserved = None
+                    return True
+            try:
+                result = self._queue.wait(st, w, deadline, self, self._pass_on)
+            except BaseException:
+                self._drop_reservation(w)
+                raise
+            if result is TIMED_OUT:
+                self._drop_reservation(w)
+                return False
+            w.result = PENDING  # RETRY: the lock was free a moment ago
+            front = True
+
+    def _drop_reservation(self, w: Waiter) -> None:
+        """``w`` leaves: if the lock was kept for it, offer it to the next."""
+        if self._reserved is w:
+            with self._mutex:
+                if self._reserved is w:
+                    self._reserved = None
+            self._wake_one()
+
+    def _pass_on(self, _result: object) -> None:
+        """A woken waiter was abandoned by an exception: wake the next one."""
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        """The lock was released: wake the first waiter to try again."""
+        if self._inner._is_owned():
+            return  # a recursion level is still held: not free yet
+        with self._mutex:
+            waiters = self._waiters
+            if not waiters:
+                return
+            reserved = self._reserved
+            if reserved is not None:
+                # Kept for a waiter that lost a race and queued again: it is
+                # first in line; wake it for another try.
+                if waiters[0] is reserved:
+                    waiters.popleft()
+                    reserved.result = RETRY
+                    unpark(reserved.state)
+                return
+            w = waiters.popleft()
+            w.result = RETRY
+            if clock() - w.since >= FAIR_AFTER:  # type: ignore[attr-defined]
+                self._reserved = w
+            unpark(w.state)
 
     def release(self) -> None:
         """Release one level; the lock is free when the last level goes.
@@ -311,17 +389,9 @@ class RLock:
         Raises:
             RuntimeError: the caller does not own the lock.
         """
-        if self._owner != get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        self._count -= 1
-        if not self._count:
-            self._owner = None
-            if self._waiters:
-                self._lock.release()
-            else:  # Lock.release's fast path, inlined
-                self._inner.release()
-                if self._waiters:
-                    self._lock._wake_one()
+        self._inner.release()
+        if self._waiters:
+            self._wake_one()
 
     def __exit__(
         self,
@@ -329,55 +399,60 @@ class RLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # release(), inlined: this is the hot path of `with`.
-        if self._owner != get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        self._count -= 1
-        if not self._count:
-            self._owner = None
-            if self._waiters:
-                self._lock.release()
-            else:
-                self._inner.release()
-                if self._waiters:
-                    self._lock._wake_one()
+        self._inner.release()
+        if self._waiters:
+            self._wake_one()
 
     def locked(self) -> bool:
         """Return whether any thread holds the lock."""
-        return self._lock.locked()
+        inner = self._inner
+        if inner._is_owned():
+            return True
+        if inner.acquire(False):
+            inner.release()
+            return False
+        return True
 
     # What threading.Condition calls on its lock.
     def _is_owned(self) -> bool:
-        return self._owner == get_ident()
+        return bool(self._inner._is_owned())
 
-    def _release_save(self) -> tuple[int, int | None]:
-        if self._owner != get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        state = (self._count, self._owner)
-        self._count = 0
-        self._owner = None
-        self._lock.release()
+    def _release_save(self) -> tuple[int, int]:
+        state: tuple[int, int] = self._inner._release_save()
+        if self._waiters:
+            self._wake_one()
         return state
 
-    def _acquire_restore(self, state: tuple[int, int | None]) -> None:
-        self._lock.acquire()
-        self._count, self._owner = state
+    def _acquire_restore(self, state: tuple[int, int]) -> None:
+        self.acquire()
+        for _ in range(state[0] - 1):
+            self._inner.acquire()
+
+    def _try_acquire_restore(self, state: tuple[int, int]) -> bool:
+        if self._reserved is None and self._inner.acquire(False):
+            for _ in range(state[0] - 1):
+                self._inner.acquire()
+            return True
+        return False
 
     def _recursion_count(self) -> int:
-        return self._count if self._owner == get_ident() else 0
+        return int(self._inner._recursion_count())
 
     def _at_fork_reinit(self) -> None:
-        self._lock._at_fork_reinit()
-        self._inner = self._lock._inner
-        self._waiters = self._lock._waiters
-        self._owner = None
-        self._count = 0
+        self._inner._at_fork_reinit()
+        self._mutex = _thread.allocate_lock()
+        self._queue = WaitQueue(self._mutex)
+        self._waiters = self._queue.waiters
+        self._reserved = None
 
     def __repr__(self) -> str:
-        state = "locked" if self._lock.locked() else "unlocked"
+        # The C lock's repr says "locked/unlocked ... owner=N count=N".
+        inner = repr(self._inner)
+        state, _, rest = inner[1:].partition(" _thread.RLock object ")
+        owner_count = rest.rpartition(" at ")[0]
         return (
-            f"<{state} threado.RLock object owner={self._owner or 0} count={self._count} "
-            f"waiting={len(self._lock._waiters)} at {id(self):#x}>"
+            f"<{state} threado.RLock object {owner_count} "
+            f"waiting={len(self._waiters)} at {id(self):#x}>"
         )
 
 
@@ -400,6 +475,14 @@ class Condition:
             lock, "_acquire_restore", self._plain_restore
         )
         self._is_owned: Callable[[], bool] = getattr(lock, "_is_owned", self._plain_is_owned)
+        # Re-acquire without blocking if we can (no shield needed then).
+        self._try_restore: Callable[[Any], bool]
+        if isinstance(lock, RLock):
+            self._try_restore = lock._try_acquire_restore
+        elif isinstance(lock, Lock) or not hasattr(lock, "_acquire_restore"):
+            self._try_restore = self._plain_try_restore
+        else:
+            self._try_restore = self._never
         self._mutex = _thread.allocate_lock()
         self._queue = WaitQueue(self._mutex)
 
@@ -414,6 +497,13 @@ class Condition:
 
     def _plain_restore(self, _state: object) -> None:
         self._lock.acquire()
+
+    def _plain_try_restore(self, _state: object) -> bool:
+        return bool(self._lock.acquire(False))
+
+    @staticmethod
+    def _never(_state: object) -> bool:
+        return False
 
     def _plain_is_owned(self) -> bool:
         # A lock without ownership: held by somebody counts (as in threading).
@@ -452,8 +542,9 @@ class Condition:
         try:
             result = self._queue.wait(st, w, deadline, self, self._pass_on)
         finally:
-            with shield():
-                self._acquire_restore(saved)
+            if not self._try_restore(saved):
+                with shield():  # the re-acquire must not be cancelled
+                    self._acquire_restore(saved)
         return result is not TIMED_OUT
 
     def _pass_on(self, _result: object) -> None:

@@ -116,14 +116,16 @@ class Thread(Generic[T]):
 
     # -- outcome -----------------------------------------------------------
 
-    def _finish(self, result: Any, exc: BaseException | None) -> None:
-        """Record the outcome; called once, by the thread itself, at its end."""
+    def _record(self, result: Any, exc: BaseException | None) -> None:
+        """Store the outcome; called once, by the thread itself, at its end.
+
+        ``_done`` is set later, by the thread's end hook (see ``_bootstrap``).
+        """
         self._result = result
         self._exc = exc
         if exc is not None and not isinstance(exc, ThreadCancelled):
             with _registry_lock:
                 _unretrieved.add(self)
-        self._done.set()
 
     def _join_os_thread(self) -> None:
         # The thread has stored its outcome; let it finish its last steps so
@@ -354,7 +356,11 @@ def _bootstrap(
     func: Callable[..., Any],
     args: tuple[Any, ...],
 ) -> None:
-    install_state(state)
+    # The end hook runs when CPython clears this thread's state, after the
+    # last line of Python the thread runs (ours and threading's): joiners
+    # woken by it find the thread gone, instead of waking only to wait for
+    # the interpreter lock while it finishes.
+    install_state(state, [handle._done.set, lambda: wake_watchers(state)])
     result: Any = None
     error: BaseException | None = None
     try:
@@ -364,15 +370,11 @@ def _bootstrap(
         if exc.__traceback__ is not None:
             exc.__traceback__ = exc.__traceback__.tb_next
         error = exc
-    # Bookkeeping first, so that the joiners woken by _finish find this
-    # thread about to end rather than still holding the interpreter.
     with _registry_lock:
         _running.discard(handle)
     state.handle = None
     state.waiting_on = None
-    if state.watchers:
-        wake_watchers(state)
-    handle._finish(result, error)
+    handle._record(result, error)
     # The exception's traceback keeps this frame alive through f_back: it
     # must not hold the handle, or handle -> exception -> frame -> handle
     # would be a cycle that only the garbage collector can free.
