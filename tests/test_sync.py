@@ -209,7 +209,7 @@ def test_acquire_argument_errors_match_threading(cls: Callable[[], Any]) -> None
     lock = cls()
     with pytest.raises(ValueError, match="non-blocking"):
         lock.acquire(False, 1)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="timeout value must be positive"):
         lock.acquire(timeout=-5)
     with pytest.raises(OverflowError):
         lock.acquire(timeout=threading.TIMEOUT_MAX + 1)
@@ -698,3 +698,75 @@ def test_barrier_passed_before_a_cancel_is_passed_for_every_party() -> None:
     assert a.cancelled
     late.cancel()
     assert barrier.broken  # the newcomer's generation had not passed
+
+
+def test_barrier_waiter_cancelled_during_a_failing_action_sees_it_break() -> None:
+    """Every party waits for the action, as in threading; if the action fails,
+    all of them raise BrokenBarrierError, a cancelled one too."""
+    in_action = threading.Event()
+    finish_action = threading.Event()
+
+    def action() -> None:
+        in_action.set()
+        finish_action.wait()
+        raise RuntimeError("action failed")
+
+    barrier = threado.Barrier(2, action=action)
+    a = threado.spawn(barrier.wait)
+    wait_parked(a)
+    b = threado.spawn(barrier.wait)
+    in_action.wait()
+    a.cancel(blocking=False)
+    finish_action.set()
+    assert b.wait(timeout=10)
+    assert a.wait(timeout=10)
+    assert isinstance(b.exception, RuntimeError)
+    assert isinstance(a.exception, threading.BrokenBarrierError)
+    assert barrier.broken
+
+
+def test_condition_wait_for_is_a_blocking_point_even_when_true() -> None:
+    cond = threado.Condition()
+    gate = threading.Event()
+    reached: list[bool] = []
+
+    def waiter() -> None:
+        gate.wait()
+        with cond:
+            cond.wait_for(lambda: True)
+            reached.append(True)  # pragma: no cover
+
+    t = threado.spawn(waiter)
+    t.cancel(blocking=False)
+    gate.set()
+    assert t.wait(timeout=5)
+    assert t.cancelled
+    assert reached == []
+    assert not cond._lock.locked()
+
+
+@pytest.mark.parametrize("make", [threado.Lock, threado.RLock])
+def test_stdlib_condition_reacquire_is_shielded(make: Callable[[], Any]) -> None:
+    """A stdlib Condition over a threado lock re-acquires it through the
+    lock's _acquire_restore even in a cancelled thread whose lock is taken:
+    `with cond:` then releases a lock it really holds."""
+    lock = make()
+    cond = threading.Condition(lock)
+    inside = threading.Event()
+
+    def waiter() -> None:
+        with cond:
+            inside.set()
+            cond.wait(timeout=30)  # a stdlib wait: not a blocking point
+        threado.checkpoint()
+
+    t = threado.spawn(waiter)
+    inside.wait()
+    cond.acquire()  # succeeds only once the waiter released it in wait()
+    t.cancel(blocking=False)
+    cond.notify()
+    wait_parked(t)  # re-acquiring (shielded) while we hold the lock
+    cond.release()
+    assert t.wait(timeout=10)
+    assert isinstance(t.exception, ThreadCancelled)  # not RuntimeError
+    assert not lock.locked()

@@ -200,11 +200,17 @@ class WaitQueue:
         deadline: float | None,
         what: object,
         on_abandon: Callable[[Any], None] | None = None,
+        on_leave: Callable[[], None] | None = None,
     ) -> Any:
         """Park until ``w`` is handed a value, ``deadline`` passes, or a cancel.
 
         ``w`` must have been enqueued (under the mutex, now released) by the
-        calling thread, whose state is ``st``.
+        calling thread, whose state is ``st``. ``on_abandon(value)`` is called
+        (without the mutex) when an asynchronous exception abandons the wait
+        after ``value`` was handed off; ``on_leave()`` is called *with the
+        mutex held*, in the critical section that removes ``w``, whenever the
+        wait ends without a hand-off (cancel, timeout, exception), so that
+        the owner can update its state atomically with the departure.
 
         Returns:
             The value handed off, or :data:`TIMED_OUT` if ``deadline`` (this
@@ -236,6 +242,8 @@ class WaitQueue:
                     result = w.result
                     if result is PENDING:
                         self.waiters.remove(w)
+                        if on_leave is not None:
+                            on_leave()
                 if result is not PENDING:
                     return result  # the hand-off won
                 if exc is not None:
@@ -254,6 +262,8 @@ class WaitQueue:
                 result = w.result
                 if result is PENDING and w in self.waiters:
                     self.waiters.remove(w)
+                    if on_leave is not None:
+                        on_leave()
             if result is not PENDING and on_abandon is not None:
                 on_abandon(result)
             raise

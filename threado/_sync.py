@@ -40,9 +40,11 @@ arrivals belong to the next one. A waiter cancelled before that breaks the
 barrier (as a timed-out one does in ``threading``); after it, the waiter
 returns its index and the cancellation fires at its next blocking point.
 
-Every piece of shared state is read and written under a mutex, except the
-fast paths' single C calls and the lock-free emptiness checks described
-above; nothing relies on the GIL.
+Shared state is written under a mutex (or by single C calls on the fast
+paths); the only reads without one are the emptiness checks described above,
+which are ordered by the lock operations around them, and the plain
+attribute reads of ``value``/``is_set``/``n_waiting``, which report a moment's
+state as the standard library's do. Nothing relies on the GIL.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from ._errors import ThreadCancelled
 from ._parking import (
     PENDING,
     TIMED_OUT,
@@ -113,7 +114,7 @@ def _lock_deadline(blocking: bool, timeout: float) -> float | None:
     if not blocking:
         raise ValueError("can't specify a timeout for a non-blocking call")
     if timeout < 0:
-        raise ValueError("timeout value must be a non-negative number")
+        raise ValueError("timeout value must be positive")  # threading's words
     if timeout > TIMEOUT_MAX:
         raise OverflowError("timeout value is too large")
     return clock() + timeout
@@ -257,6 +258,19 @@ class Lock:
     def locked(self) -> bool:
         """Return whether the lock is held."""
         return self._inner.locked()
+
+    # What threading.Condition calls on its lock. A Lock has no owner: "held
+    # by somebody" counts as owned, as in threading.Condition's own fallback.
+    def _is_owned(self) -> bool:
+        return self._inner.locked()
+
+    def _release_save(self) -> None:
+        self.release()
+
+    def _acquire_restore(self, _state: None) -> None:
+        if not self._inner.acquire(False):
+            with shield():  # a Condition's re-acquire must not be cancelled
+                self.acquire()
 
     def _at_fork_reinit(self) -> None:
         self._inner = _thread.allocate_lock()
@@ -424,9 +438,11 @@ class RLock:
         return state
 
     def _acquire_restore(self, state: tuple[int, int]) -> None:
-        self.acquire()
-        for _ in range(state[0] - 1):
-            self._inner.acquire()
+        if not self._try_acquire_restore(state):
+            with shield():  # a Condition's re-acquire must not be cancelled
+                self.acquire()
+            for _ in range(state[0] - 1):
+                self._inner.acquire()
 
     def _try_acquire_restore(self, state: tuple[int, int]) -> bool:
         if self._reserved is None and self._inner.acquire(False):
@@ -558,6 +574,7 @@ class Condition:
         Returns:
             The last value of ``predicate()`` (false if ``timeout`` passed).
         """
+        get_state().check()  # a blocking point, even if it need not wait
         deadline = _wait_deadline(timeout)
         result = predicate()
         while not result:
@@ -793,8 +810,9 @@ class Barrier:
     A waiter that is cancelled, times out or is interrupted before every
     party has arrived breaks the barrier: the others raise
     ``threading.BrokenBarrierError``. Once the last party has arrived the
-    generation has passed for all of them: a waiter cancelled from then on
-    returns its index, and the cancellation fires at its next blocking point.
+    generation has passed for all of them: they wait (shielded) for the
+    action, then return their index; a cancellation that arrived meanwhile
+    fires at the next blocking point.
     """
 
     def __init__(
@@ -838,7 +856,8 @@ class Barrier:
                 (reset, aborted, the action failed, or another waiter left
                 early).
             ThreadCancelled: the thread was cancelled before every party
-                arrived; the barrier breaks.
+                arrived; the barrier breaks (unless the thread was already
+                cancelled on entry: then it raises without arriving).
         """
         if timeout is None:
             timeout = self._timeout
@@ -864,20 +883,16 @@ class Barrier:
                 w = gen.queue.enqueue_locked(st)
         if w is None:
             return self._run_action(gen, index)
-        try:
-            result = gen.queue.wait(st, w, deadline, self)
-        except BaseException:
-            self._break()  # left before everybody arrived
-            raise
-        if result is TIMED_OUT:
-            self._break()
+        # Leaving before everybody arrived breaks the barrier, in the same
+        # critical section that takes us out of the generation.
+        result = gen.queue.wait(st, w, deadline, self, None, self._break_locked)
+        if result is TIMED_OUT or result is not gen:  # timed out, reset or broken
             raise BrokenBarrierError
-        if result is not gen:  # reset or broken while we waited
-            raise BrokenBarrierError
-        try:
+        # Every party arrived: the barrier has passed for us. Wait for the
+        # action's outcome as threading does, shielded (the action's own
+        # thread can still be cancelled, which breaks the barrier).
+        with shield():
             gen.done.wait_until(None, self)
-        except ThreadCancelled:
-            return index  # the barrier passed; the cancel fires at the next point
         if not gen.outcome:
             raise BrokenBarrierError
         return index
@@ -899,9 +914,12 @@ class Barrier:
 
     def _break(self) -> None:
         with self._mutex:
-            self._broken = True
-            self._gen.queue.handoff_all_locked(None)
-            self._gen = _Generation(self._mutex)
+            self._break_locked()
+
+    def _break_locked(self) -> None:
+        self._broken = True
+        self._gen.queue.handoff_all_locked(None)
+        self._gen = _Generation(self._mutex)
 
     def abort(self) -> None:
         """Break the barrier: current and future waiters raise BrokenBarrierError."""
