@@ -44,6 +44,24 @@ EXPECTED: dict[str, list[str]] = {
         "worker: shielded cleanup finished",
         "main: cancel() returned True; cancelled=True",
     ],
+    "sync.py": [
+        "main: <locked threado.Lock object waiting=1 ",
+        "waiter: cancelled while waiting; the with block never ran",
+        "main: waiter cancelled, the holder still has the lock: locked=True",
+        "main: holder cancelled, its with block released the lock: locked=False",
+        "consumer: cancelled mid-wait, lock held again: True",
+        "main: consumer ended, cancelled=True, locked=False",
+        "consumer: got 'job-1'",
+        "consumer: the cancel fired at the next blocking point",
+        "main: consumer cancelled=True, items left=[]",
+        "main: acquire(timeout=0.1) returned False: both slots are busy",
+        "main: job 2 cancelled while waiting for a slot: cancelled=True",
+        "main: every permit is back: value=2",
+        "main: one release too many raised ValueError: Semaphore released too many times",
+        "b: BrokenBarrierError, a party left before everybody arrived",
+        "main: a cancelled=True, barrier broken=True",
+        "main: after reset(), three parties passed with indices [0, 1, 2]",
+    ],
 }
 
 # Each example runs in a couple of seconds at most; this bound is generous so
