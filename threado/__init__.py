@@ -10,6 +10,7 @@ from ._errors import CancelReason as CancelReason
 from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
+from ._group import ThreadGroup as ThreadGroup
 from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
@@ -57,6 +58,7 @@ __all__ = [
     "Thread",
     "ThreadCancelled",
     "ThreadError",
+    "ThreadGroup",
     "ThreadTimeout",
     "TimeoutScope",
     "cancel_requested",

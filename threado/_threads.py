@@ -45,6 +45,7 @@ from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from ._errors import CancelReason, ThreadCancelled, ThreadError
 from ._parking import Latch, deadline_from_timeout, wake_watchers
+from ._scopes import shield
 from ._state import ThreadState, clock, get_state, install_state, lookup_state
 
 __all__ = ["Thread", "current_thread", "run", "spawn"]
@@ -77,6 +78,7 @@ class Thread(Generic[T]):
 
     __slots__ = (
         "__weakref__",
+        "_callbacks",
         "_done",
         "_exc",
         "_name",
@@ -90,6 +92,7 @@ class Thread(Generic[T]):
     _state: ThreadState
     _thread: threading.Thread
     _done: Latch
+    _callbacks: list[Callable[[Thread[Any]], None]] | None
     _result: T | None
     _exc: BaseException | None
     _spawned: bool
@@ -104,6 +107,8 @@ class Thread(Generic[T]):
         self: Thread[T] = object.__new__(cls)
         self._state = state
         self._done = Latch()
+        # Called once the thread has ended (guarded by the latch's mutex).
+        self._callbacks = []
         self._result = None
         self._exc = None
         self._spawned = spawned
@@ -126,6 +131,28 @@ class Thread(Generic[T]):
         if exc is not None and not isinstance(exc, ThreadCancelled):
             with _registry_lock:
                 _unretrieved.add(self)
+
+    def _end(self) -> None:
+        """Mark the thread ended: wake joiners, then run the callbacks."""
+        done = self._done
+        with done.mutex:
+            done._set = True
+            done.handoff_all_locked(True)
+            callbacks = self._callbacks
+            self._callbacks = None
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except BaseException:  # an end hook must not fail: report it
+                logger.exception("callback for the end of %r failed", self)
+
+    def _add_done_callback(self, callback: Callable[[Thread[Any]], None]) -> None:
+        """Call ``callback(self)`` once the thread has ended (now, if it has)."""
+        with self._done.mutex:
+            if self._callbacks is not None:
+                self._callbacks.append(callback)
+                return
+        callback(self)
 
     def _join_os_thread(self) -> None:
         # The thread has stored its outcome; let it finish its last steps so
@@ -346,7 +373,39 @@ def _report_unretrieved_at_exit() -> None:
             _report(h._name, h._exc)
 
 
+#: At interpreter exit, threado daemon threads that are still running are
+#: cancelled and given this many seconds (in all) to run their cleanup.
+EXIT_GRACE = 5.0
+
+
+def _cancel_daemons_at_exit() -> None:
+    """Cancel the daemon threads threado started and let them clean up.
+
+    Plain daemon threads are frozen mid-flight when the interpreter exits;
+    threado's get a cancellation at their blocking point instead, and their
+    ``finally`` blocks run, within :data:`EXIT_GRACE` seconds in all.
+    """
+    with _registry_lock:
+        daemons = [h for h in _running if h._thread.daemon]
+    if not daemons:
+        return
+    for h in daemons:
+        h._state.request_cancel(CancelReason.EXPLICIT, None, "cancelled at interpreter exit")
+    deadline = clock() + EXIT_GRACE
+    with shield():  # the main thread may itself be cancelled by now
+        for h in daemons:
+            if not h._done.wait_until(deadline, h):
+                logger.warning(
+                    "%r did not finish its cleanup within %.1f s of interpreter exit",
+                    h,
+                    EXIT_GRACE,
+                )
+
+
+# atexit runs its callbacks last-registered first: cancel the daemon threads,
+# then report the failures nobody retrieved (theirs included).
 atexit.register(_report_unretrieved_at_exit)
+atexit.register(_cancel_daemons_at_exit)
 
 
 def _bootstrap(
@@ -360,7 +419,7 @@ def _bootstrap(
     # last line of Python the thread runs (ours and threading's): joiners
     # woken by it find the thread gone, instead of waking only to wait for
     # the interpreter lock while it finishes.
-    install_state(state, [handle._done.set, lambda: wake_watchers(state)])
+    install_state(state, [handle._end, lambda: wake_watchers(state)])
     result: Any = None
     error: BaseException | None = None
     try:
@@ -438,13 +497,13 @@ def current_thread() -> Thread[Any]:
         st.handle = h
         hooks = st.end_hooks
         if hooks is not None:
-            hooks.append(h._done.set)
+            hooks.append(h._end)
             hooks.append(lambda: wake_watchers(st))
         if thread is threading.main_thread():
             # The main thread's storage outlives the wait for non-daemon
             # threads at exit; its end is when that wait starts, or a
             # non-daemon thread joining (or cancelling) it would never return.
-            threading._register_atexit(h._done.set)  # type: ignore[attr-defined]
+            threading._register_atexit(h._end)  # type: ignore[attr-defined]
     return h  # type: ignore[no-any-return]
 
 
@@ -474,7 +533,8 @@ def _after_fork_in_child() -> None:
             h._exc = RuntimeError(f"thread {h._name!r} does not exist in this forked child")
             h._retrieved = True  # nothing to report in the child
             h._done = Latch()
-            h._done.set()
+            h._callbacks = []
+            h._end()
             _running.discard(h)
 
 

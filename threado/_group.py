@@ -1,0 +1,396 @@
+"""Thread groups: structured concurrency for real threads.
+
+Theory of operation
+-------------------
+
+A :class:`ThreadGroup` is a ``with`` block that no thread spawned into it
+outlives. Its state lives under one mutex, ``_mutex``:
+
+* ``_threads`` (every thread, in spawn order), ``_running`` (those that have
+  not ended), ``_finished`` (ended and not yet taken by :meth:`next_done`,
+  in completion order);
+* ``_closed``: set once the block has been left and every thread has ended;
+  spawning then raises ``RuntimeError``;
+* ``_cancelling``: set once the group decided to stop (a failure with
+  ``wait=all``, the first answer with ``any``/``object``, the end of the
+  body with ``wait=None``, an exception from the body, ``cancel_remaining``).
+  From then on every thread that joins the group is cancelled at once.
+
+Each thread's end is reported by the callback its handle runs when the
+thread has ended (``Thread._add_done_callback``); the callback applies the
+exit policy and wakes whoever waits in :meth:`next_done`, :meth:`join` or
+at the end of the block. Cancellation is only ever *requested* (it is
+lock-free): the group never blocks while holding its mutex.
+
+Leaving the block waits until ``_running`` is empty. That wait is a
+blocking point until the group is cancelling; from then on it is shielded,
+so that the children's cleanup always runs before the block is left, also
+when the waiting thread is itself cancelled or interrupted.
+"""
+
+from __future__ import annotations
+
+import _thread
+from collections import deque
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Final, TypeVar, TypeVarTuple
+
+from ._errors import CancelReason, ThreadCancelled
+from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
+from ._scopes import shield
+from ._state import get_state
+from ._sync import Semaphore
+from ._threads import Thread, spawn
+
+__all__ = ["ThreadGroup"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+# The exit policies are the builtins all, any and object, and None.
+_POLICIES: Final = (all, any, object, None)
+
+
+def _is_failure(t: Thread[Any]) -> bool:
+    exc = t._exc
+    return exc is not None and not isinstance(exc, ThreadCancelled)
+
+
+class ThreadGroup:
+    """A block that no thread spawned into it outlives.
+
+    ``with ThreadGroup(wait=all) as g:`` spawns threads with :meth:`spawn`;
+    leaving the block waits for them, according to ``wait``:
+
+    * ``all`` (default): wait for every thread. When one fails, the others
+      are cancelled, and the block raises an :class:`ExceptionGroup` of the
+      failures.
+    * ``any``: wait for the first thread to finish *successfully*, then
+      cancel the others. Failures do not stop the race; only if no thread
+      succeeds does the block raise them.
+    * ``object``: like ``any``, but the winner is the first thread to
+      return something other than ``None``.
+    * ``None``: cancel every thread as the block ends (daemon-style workers);
+      failures are still raised.
+
+    A thread that ended by cancellation, by the group or by anyone, is not a
+    failure. If the body raises, every thread is cancelled and waited for
+    (their cleanup runs) before the exception propagates: an ordinary
+    exception joins the failures in the ``ExceptionGroup``;
+    :class:`ThreadCancelled` (an enclosing timeout too), ``KeyboardInterrupt``
+    and ``SystemExit`` propagate as themselves.
+
+    Args:
+        wait: The exit policy: ``all``, ``any``, ``object`` or ``None``.
+        limit: At most this many of the group's threads run at once; a
+            :meth:`spawn` beyond it waits (a blocking point) for one to end.
+
+    Attributes:
+        completed: The thread that decided an ``any``/``object`` race, or
+            ``None``.
+    """
+
+    def __init__(self, wait: Any = all, *, limit: int | None = None) -> None:
+        if not any(wait is p for p in _POLICIES):
+            raise ValueError(f"wait must be all, any, object or None, not {wait!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"limit must be a positive integer or None, not {limit!r}")
+        self._wait = wait
+        self._limit = limit
+        self._slots = Semaphore(limit) if limit is not None else None
+        self._mutex = _thread.allocate_lock()
+        # Threads waiting in next_done/join/the block's end: woken (handed
+        # True) whenever a thread of the group ends.
+        self._watchers = WaitQueue(self._mutex)
+        self._threads: list[Thread[Any]] = []
+        self._running: set[Thread[Any]] = set()
+        self._finished: deque[Thread[Any]] = deque()
+        self._entered = False
+        self._closed = False
+        self._cancelling = False
+        self.completed: Thread[Any] | None = None
+
+    # -- adding threads ----------------------------------------------------------
+
+    def spawn(
+        self,
+        func: Callable[[*Ts], T],
+        *args: *Ts,
+        name: str | None = None,
+        daemon: bool = False,
+    ) -> Thread[T]:
+        """Start ``func(*args)`` in a new thread of the group; see :func:`threado.spawn`.
+
+        Any thread may spawn into an open group. With a ``limit``, this is a
+        blocking point that waits for a free slot.
+
+        Raises:
+            RuntimeError: the group is closed.
+            TypeError: ``func`` is not callable.
+            ThreadCancelled: the caller was cancelled while waiting for a slot.
+        """
+        if not callable(func):
+            raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
+        self._check_open()
+        if self._slots is not None:
+            self._slots.acquire()
+        try:
+            self._check_open()
+            t = spawn(func, *args, name=name, daemon=daemon)
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+        self._adopt(t)
+        return t
+
+    def add(self, thread: Thread[Any]) -> None:
+        """Adopt ``thread``, a running thread started by :func:`threado.spawn`.
+
+        Raises:
+            TypeError: ``thread`` is not a threado thread.
+            RuntimeError: the group is closed, or ``thread`` is not one that
+                threado started (only those tell the group when they end).
+        """
+        if not isinstance(thread, Thread):
+            raise TypeError(f"add() needs a threado.Thread, not {type(thread).__name__}")
+        if not thread._spawned:
+            raise RuntimeError(f"only threads started by threado can join a group: {thread!r}")
+        self._check_open()
+        if self._slots is not None:
+            self._slots.acquire()
+        self._adopt(thread)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("spawning into a closed ThreadGroup")
+
+    def _adopt(self, t: Thread[Any]) -> None:
+        with self._mutex:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._threads.append(t)
+                self._running.add(t)
+                cancelling = self._cancelling
+        if closed:
+            # Closed between the check and now: the thread may not join.
+            t._state.request_cancel(CancelReason.GROUP, self, "spawned into a closed ThreadGroup")
+            if self._slots is not None:
+                self._slots.release()
+            raise RuntimeError("spawning into a closed ThreadGroup")
+        if cancelling:
+            self._cancel_thread(t)
+        t._add_done_callback(self._thread_ended)
+
+    # -- ends, and the exit policy --------------------------------------------------
+
+    def _thread_ended(self, t: Thread[Any]) -> None:
+        """Called (in the ending thread, or at once) when ``t`` has ended."""
+        decided = False
+        with self._mutex:
+            self._running.discard(t)
+            self._finished.append(t)
+            if not self._cancelling and self.completed is None:
+                wait = self._wait
+                if wait is all:
+                    decided = _is_failure(t)
+                elif wait is any:
+                    decided = t._exc is None
+                elif wait is object:
+                    decided = t._exc is None and t._result is not None
+                if decided:
+                    if wait is not all:
+                        self.completed = t
+                    self._cancelling = True
+                    victims = list(self._running)
+            self._watchers.handoff_all_locked(True)
+        if decided:
+            for v in victims:
+                self._cancel_thread(v)
+        if self._slots is not None:
+            self._slots.release()
+
+    def _cancel_thread(self, t: Thread[Any]) -> None:
+        t._state.request_cancel(CancelReason.GROUP, self, f"cancelled by {self!r}")
+
+    def _start_cancelling(self) -> None:
+        with self._mutex:
+            self._cancelling = True
+            victims = list(self._running)
+        for t in victims:
+            self._cancel_thread(t)
+
+    # -- waiting -----------------------------------------------------------------
+
+    def _wait_for_change(self, deadline: float | None = None) -> bool:
+        """Park until a thread of the group ends; a blocking point.
+
+        Call without the mutex, after checking the state under it.
+        """
+        st = get_state()
+        with self._mutex:
+            w = self._watchers.enqueue_locked(st)
+        return self._watchers.wait(st, w, deadline, self) is not TIMED_OUT
+
+    def _wait_all_ended(self) -> None:
+        """Wait until no thread of the group runs (a blocking point)."""
+        get_state().check()
+        while True:
+            with self._mutex:
+                if not self._running:
+                    return
+                st = get_state()
+                w = self._watchers.enqueue_locked(st)
+            self._watchers.wait(st, w, None, self)
+
+    def join(self) -> None:
+        """Wait until every thread of the group has ended; a blocking point.
+
+        It does not raise for the threads' outcomes (see :attr:`exceptions`).
+        """
+        self._wait_all_ended()
+
+    def cancel_remaining(self) -> None:
+        """Cancel every running thread of the group and wait for them to end.
+
+        A blocking point; the wait for the cancelled threads' cleanup is
+        shielded.
+        """
+        get_state().check()
+        self._start_cancelling()
+        with shield():
+            self._wait_all_ended()
+
+    def next_done(self, timeout: float | None = None) -> Thread[Any] | None:
+        """Return the next thread of the group to end; a blocking point.
+
+        Threads come in the order they ended, each once.
+
+        Returns:
+            The thread, or ``None`` when none is left (every thread has ended
+            and been returned).
+
+        Raises:
+            TimeoutError: ``timeout`` passed while threads still run.
+        """
+        deadline = deadline_from_timeout(timeout)
+        get_state().check()
+        while True:
+            with self._mutex:
+                if self._finished:
+                    return self._finished.popleft()
+                if not self._running:
+                    return None
+                st = get_state()
+                w = self._watchers.enqueue_locked(st)
+            if self._watchers.wait(st, w, deadline, self) is TIMED_OUT:
+                raise TimeoutError(f"no thread of {self!r} ended within {timeout} seconds")
+
+    def next_result(self, timeout: float | None = None) -> Any:
+        """Return the result of the next thread to end; a blocking point.
+
+        Raises:
+            ThreadError: that thread failed or was cancelled.
+            RuntimeError: no thread is left.
+            TimeoutError: ``timeout`` passed while threads still run.
+        """
+        t = self.next_done(timeout)
+        if t is None:
+            raise RuntimeError(f"no thread left in {self!r}")
+        return t.result
+
+    def __iter__(self) -> Iterator[Thread[Any]]:
+        """Yield the group's threads in the order they end (each a blocking point)."""
+        while (t := self.next_done()) is not None:
+            yield t
+
+    # -- views -------------------------------------------------------------------
+
+    @property
+    def threads(self) -> list[Thread[Any]]:
+        """Every thread of the group, in spawn order."""
+        with self._mutex:
+            return list(self._threads)
+
+    @property
+    def results(self) -> list[Any]:
+        """The results of the group's threads, in spawn order.
+
+        Raises:
+            RuntimeError: a thread is still running.
+            ThreadError: a thread failed or was cancelled.
+        """
+        return [t.result for t in self.threads]
+
+    @property
+    def exceptions(self) -> list[BaseException]:
+        """The failures of the group's ended threads, in spawn order.
+
+        Threads that ended by cancellation are not failures.
+        """
+        return [t.exception for t in self.threads if t.done() and _is_failure(t)]  # type: ignore[misc]
+
+    # -- the block -----------------------------------------------------------------
+
+    def __enter__(self) -> ThreadGroup:
+        if self._entered:
+            raise RuntimeError("a ThreadGroup can be entered only once")
+        self._entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc is not None or self._wait is None:
+            self._start_cancelling()
+        try:
+            if not self._cancelling:
+                # A blocking point: a cancel, a deadline or Ctrl-C here ends
+                # the wait, and the group cancels its threads.
+                self._wait_all_ended()
+        except BaseException as interrupted:
+            self._start_cancelling()
+            if exc is None:
+                exc = interrupted
+        with shield():  # the children's cleanup always runs first
+            self._wait_all_ended()
+        with self._mutex:
+            self._closed = True
+        return self._outcome(exc)
+
+    def _outcome(self, exc: BaseException | None) -> bool:
+        """Raise what leaving the block must raise (see the class docstring)."""
+        failures = [t for t in self.threads if _is_failure(t)]
+        if exc is not None and not isinstance(exc, Exception):
+            # ThreadCancelled, KeyboardInterrupt, SystemExit: as themselves.
+            # The failures stay unretrieved, so they are logged, not lost.
+            raise exc
+        if self._wait in (any, object) and self.completed is not None and exc is None:
+            return False
+        errors: list[BaseException] = []
+        if exc is not None:
+            errors.append(exc)
+        for t in failures:
+            t._mark_retrieved()
+            errors.append(t._exc)  # type: ignore[arg-type]
+        if errors:
+            # An ExceptionGroup when every error is an Exception (the usual
+            # case), a BaseExceptionGroup if a thread died of, say, SystemExit.
+            raise BaseExceptionGroup("unhandled errors in a ThreadGroup", errors)
+        return False
+
+    def __repr__(self) -> str:
+        policy = {all: "all", any: "any", object: "object", None: "None"}[self._wait]
+        with self._mutex:
+            n, running = len(self._threads), len(self._running)
+            state = "closed" if self._closed else "cancelling" if self._cancelling else "open"
+        return f"<threado.ThreadGroup wait={policy} {state}: {running}/{n} running>"
+
+
+ThreadGroup.__module__ = "threado"
