@@ -11,6 +11,10 @@ from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
 from ._group import ThreadGroup as ThreadGroup
+from ._patch import get_original as get_original
+from ._patch import is_patched as is_patched
+from ._patch import patch as patch
+from ._patch import unpatch as unpatch
 from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
@@ -66,12 +70,16 @@ __all__ = [
     "clock",
     "current_deadline",
     "current_thread",
+    "get_original",
     "ignore_after",
     "ignore_at",
+    "is_patched",
+    "patch",
     "run",
     "shield",
     "sleep",
     "spawn",
     "timeout_after",
     "timeout_at",
+    "unpatch",
 ]

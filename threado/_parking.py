@@ -40,9 +40,9 @@ own deadline ends the block.
 
 from __future__ import annotations
 
+import _thread
 import operator
 import os
-import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -100,7 +100,7 @@ def _announce(st: ThreadState, what: object) -> None:
         wake_watchers(st)
 
 
-_watch_mutex = threading.Lock()
+_watch_mutex = _thread.allocate_lock()
 
 
 def wake_watchers(st: ThreadState) -> None:
@@ -307,7 +307,7 @@ class Latch(WaitQueue):
     __slots__ = ("_set",)
 
     def __init__(self) -> None:
-        super().__init__(threading.Lock())
+        super().__init__(_thread.allocate_lock())
         self._set = False
 
     def is_set(self) -> bool:

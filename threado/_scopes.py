@@ -38,6 +38,10 @@ from ._parking import check_seconds, park_until
 from ._state import ThreadState, get_state, local
 from ._state import clock as _monotonic
 
+#: time.sleep itself, bound before threado.patch() can replace it (which
+#: would make sleep(0) call itself).
+_yield = time.sleep
+
 __all__ = [
     "TimeoutScope",
     "cancel_requested",
@@ -318,7 +322,7 @@ def sleep(seconds: float) -> None:
     st = get_state()
     st.check()
     if seconds == 0:
-        time.sleep(0)
+        _yield(0)
         return
     park_until(st, _monotonic() + seconds, "sleep")
 

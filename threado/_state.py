@@ -39,6 +39,7 @@ This module knows nothing about primitives or threads; it sits just above
 
 from __future__ import annotations
 
+import _thread
 import os
 import threading
 import time
@@ -98,7 +99,7 @@ class ThreadState:
 
     def __init__(self) -> None:
         # Acquired: no wake-up pending. See the module docstring.
-        self.token = threading.Lock()
+        self.token = _thread.allocate_lock()
         self.token.acquire()
         # None, or (reason, source, message) of the first cancel; never reset.
         self.cancel: tuple[CancelReason, object, str] | None = None
@@ -253,7 +254,7 @@ def _after_fork_in_child() -> None:
         return
     # The forking thread is the only one left: nothing can be parked, and no
     # token or watcher from the parent is meaningful.
-    st.token = threading.Lock()
+    st.token = _thread.allocate_lock()
     st.token.acquire()
     st.waiting_on = None
     st.watchers = None

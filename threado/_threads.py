@@ -31,6 +31,7 @@ Invariants:
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextvars
 import itertools
@@ -63,7 +64,7 @@ _counter = itertools.count(1)
 
 # Spawned threads that are still running (for fork handling and, later,
 # introspection), and handles whose failure is still unreported.
-_registry_lock = threading.Lock()
+_registry_lock = _thread.allocate_lock()
 _running: set[Thread[Any]] = set()
 _unretrieved: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
 
@@ -492,19 +493,30 @@ def current_thread() -> Thread[Any]:
     st = get_state()
     h = st.handle
     if h is None:
-        thread = threading.current_thread()
-        h = Thread._make(st, thread, spawned=False)
-        st.handle = h
-        hooks = st.end_hooks
-        if hooks is not None:
-            hooks.append(h._end)
-            hooks.append(lambda: wake_watchers(st))
-        if thread is threading.main_thread():
-            # The main thread's storage outlives the wait for non-daemon
-            # threads at exit; its end is when that wait starts, or a
-            # non-daemon thread joining (or cancelling) it would never return.
-            threading._register_atexit(h._end)  # type: ignore[attr-defined]
+        h = adopt_current(threading.current_thread())
     return h  # type: ignore[no-any-return]
+
+
+def adopt_current(thread: threading.Thread) -> Thread[Any]:
+    """Give the calling thread, a thread threado did not start, its handle.
+
+    ``thread`` is the calling thread's ``threading.Thread`` object (passed
+    in, because in a thread's bootstrap ``threading.current_thread()`` would
+    not know it yet).
+    """
+    st = get_state()
+    h: Thread[Any] = Thread._make(st, thread, spawned=False)
+    st.handle = h
+    hooks = st.end_hooks
+    if hooks is not None:
+        hooks.append(h._end)
+        hooks.append(lambda: wake_watchers(st))
+    if thread is threading.main_thread():
+        # The main thread's storage outlives the wait for non-daemon threads
+        # at exit; its end is when that wait starts, or a non-daemon thread
+        # joining (or cancelling) it would never return.
+        threading._register_atexit(h._end)  # type: ignore[attr-defined]
+    return h
 
 
 def run(func: Callable[[*Ts], T], *args: *Ts) -> T:
@@ -524,7 +536,7 @@ def run(func: Callable[[*Ts], T], *args: *Ts) -> T:
 
 def _after_fork_in_child() -> None:
     global _registry_lock
-    _registry_lock = threading.Lock()
+    _registry_lock = _thread.allocate_lock()
     me = lookup_state()
     for h in list(_running):
         if h._state is not me:

@@ -1,0 +1,222 @@
+"""Patching the standard library (SPEC §6): each test runs in a fresh interpreter,
+because patching is process-wide."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PRELUDE = """
+import faulthandler, sys
+faulthandler.dump_traceback_later(50, exit=True)
+import threado
+from threado.testing import wait_parked
+"""
+
+
+def run_patched(code: str, timeout: float = 60) -> str:
+    """Run ``code`` after ``threado.patch()`` in a fresh interpreter; return stdout."""
+    source = PRELUDE + "threado.patch()\n" + textwrap.dedent(code)
+    proc = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "time.sleep(60)",
+        "threading.Event().wait()",
+        "queue.Queue().get()",
+        "queue.SimpleQueue().get()",
+        "q1.put(2)",
+        "cond_wait()",
+        "held.acquire()",
+        "threading.Semaphore(0).acquire()",
+        "threading.Barrier(2).wait()",
+        "plain_thread_join()",
+    ],
+)
+def test_library_calls_become_cancellable(call: str) -> None:
+    out = run_patched(
+        f"""
+        import queue, threading, time
+        q1 = queue.Queue(1)
+        q1.put(1)  # full
+        held = threading.Lock()
+        held.acquire()
+        def cond_wait():
+            c = threading.Condition()
+            with c:
+                c.wait()
+        def plain_thread_join():
+            gate = threading.Event()
+            t = threading.Thread(target=gate.wait, daemon=True)
+            t.start()
+            try:
+                t.join()
+            finally:
+                gate.set()
+        def library_code():
+            {call}
+        t = threado.spawn(library_code)
+        wait_parked(t)
+        start = time.monotonic()
+        print(t.cancel(timeout=5), t.cancelled, time.monotonic() - start < 2)
+        """
+    )
+    assert out.split() == ["True", "True", "True"]
+
+
+def test_timeouts_fire_inside_library_calls() -> None:
+    out = run_patched(
+        """
+        import queue, time
+        try:
+            with threado.timeout_after(0.05):
+                queue.Queue().get()
+        except threado.ThreadTimeout:
+            print("timed out")
+        """
+    )
+    assert out.split("\n")[0] == "timed out"
+
+
+def test_patched_calls_behave_as_the_originals() -> None:
+    out = run_patched(
+        """
+        import queue, threading, time
+        for v in (-1, float("nan"), "1", 1e20, None):
+            try:
+                time.sleep(v)
+            except Exception as e:
+                print(type(e).__name__, e)
+        time.sleep(0)
+        time.sleep(0.001)
+        q = queue.Queue(1)
+        q.put(1)
+        try:
+            q.put(2, timeout=0.01)
+        except queue.Full:
+            print("Full")
+        try:
+            queue.Queue().get(timeout=0.01)
+        except queue.Empty:
+            print("Empty")
+        print(threading.Event().wait(0.01), threading.Lock().acquire(timeout=0.01))
+        """
+    )
+    assert out.split("\n")[:8] == [
+        "ValueError sleep length must be non-negative",
+        "ValueError Invalid value NaN (not a number)",
+        "TypeError 'str' object cannot be interpreted as an integer",
+        "OverflowError timestamp out of range for platform time_t",
+        "TypeError 'NoneType' object cannot be interpreted as an integer",
+        "Full",
+        "Empty",
+        "False True",
+    ]
+
+
+def test_patch_is_idempotent_and_undoable() -> None:
+    out = run_patched(
+        """
+        import queue, threading, time
+        originals = [threado.get_original(m, n) for m, n in
+                     [("time", "sleep"), ("threading", "Lock"), ("queue", "Queue")]]
+        print(threading.Lock is threado.Lock, queue.Queue is threado.Queue, threado.is_patched())
+        threado.patch()
+        print(threado.get_original("threading", "Lock") is originals[1])
+        threado.unpatch()
+        print([time.sleep, threading.Lock, queue.Queue] == originals, threado.is_patched())
+        print(threading.Thread.join is threado.get_original("threading", "Thread.join"))
+        """
+    )
+    assert out.split() == ["True", "True", "True", "True", "True", "False", "True"]
+
+
+def test_start_does_not_raise_in_a_cancelled_thread() -> None:
+    """Thread.start() waits on a (now threado) Event: a pending cancel must
+    not make it raise once the new thread has launched."""
+    out = run_patched(
+        """
+        import threading
+        ran = []
+        def starter():
+            threado.current_thread().cancel(blocking=False)  # cancel pending
+            t = threading.Thread(target=ran.append, args=(1,))
+            t.start()
+            print("started", flush=True)
+            t.join()  # a blocking point: raises here
+        s = threado.spawn(starter)
+        s.wait()
+        print(s.cancelled, ran)
+        """
+    )
+    assert out.split() == ["started", "True", "[1]"]
+
+
+def test_interpreter_machinery_still_works() -> None:
+    out = run_patched(
+        """
+        import asyncio, concurrent.futures, logging, multiprocessing, os, threading
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            print(list(ex.map(pow, [2, 3], [2, 2])))
+        logging.basicConfig(stream=sys.stdout, format="%(message)s")
+        logging.getLogger().warning("logged")
+        async def main():
+            return await asyncio.to_thread(pow, 2, 10)
+        print(asyncio.run(main()))
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(2) as pool:
+            print(pool.map(abs, [-1, -2]))
+        pid = os.fork()
+        if pid == 0:
+            lock = threading.Lock()
+            with lock:
+                pass
+            handler = logging.StreamHandler()
+            handler.acquire()
+            handler.release()
+            os._exit(0)
+        print(os.waitpid(pid, 0)[1])
+        """
+    )
+    assert out.split("\n")[:6] == ["[4, 9]", "logged", "1024", "[1, 2]", "0", ""]
+
+
+@pytest.mark.parametrize(
+    ("suite", "name", "attr"),
+    [
+        ("LockTests", "Lock", "locktype"),
+        ("RLockTests", "RLock", "locktype"),
+        ("ConditionTests", "Condition", "condtype"),
+        ("EventTests", "Event", "eventtype"),
+        ("SemaphoreTests", "Semaphore", "semtype"),
+        ("BoundedSemaphoreTests", "BoundedSemaphore", "semtype"),
+        ("BarrierTests", "Barrier", "barriertype"),
+    ],
+)
+def test_cpython_lock_tests_against_the_patched_threading_module(
+    suite: str, name: str, attr: str
+) -> None:
+    pytest.importorskip("test.lock_tests")
+    out = run_patched(
+        f"""
+        import threading, unittest
+        from test import lock_tests
+        assert getattr(threading, {name!r}) is getattr(threado, {name!r})
+        factory = staticmethod(getattr(threading, {name!r}))
+        cls = type("T", (getattr(lock_tests, {suite!r}),), {{{attr!r}: factory}})
+        result = unittest.TextTestRunner(stream=sys.stdout, verbosity=0).run(
+            unittest.defaultTestLoader.loadTestsFromTestCase(cls))
+        print("OK" if result.wasSuccessful() else "FAILED")
+        """,
+        timeout=120,
+    )
+    assert out.strip().endswith("OK"), out

@@ -1,0 +1,192 @@
+"""Patching: make the standard library, and the libraries using it, cancellable.
+
+:func:`patch` replaces, process-wide, the blocking calls of the standard
+library with threado's cancellable versions: ``time.sleep``, the
+``threading`` primitives and ``Thread.join``, and the ``queue`` classes.
+Importing threado patches nothing.
+
+Theory of operation
+-------------------
+
+* A registry keeps every original the first time it is replaced ("first
+  original wins"), so :func:`patch` is idempotent, :func:`unpatch` restores
+  exactly what was there, and :func:`get_original` always answers with the
+  standard library's own object.
+* Objects created before :func:`patch` keep their classes: patch at program
+  start, before other modules create locks and queues.
+* ``_thread`` is never patched: the import machinery and the interpreter's
+  own shutdown use its locks.
+* Hazards designed for: ``Thread.start()`` waits on its ``_started`` event,
+  which becomes a threado event, so ``start`` runs shielded (a cancel must
+  not make it raise once the thread has launched); threads started after
+  :func:`patch` get a threado handle in their bootstrap, before ``start``
+  returns, so that ``Thread.join`` can wait for them cancellably (older
+  threads are joined the standard way); the stdlib calls ``_at_fork_reinit``
+  on locks and ``_is_owned``/``_release_save``/``_acquire_restore`` on a
+  Condition's lock, which threado's primitives provide; ``SimpleQueue.put``
+  stays reentrant, as ``concurrent.futures`` needs.
+"""
+
+from __future__ import annotations
+
+import _thread
+import importlib
+import math
+import operator
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._parking import deadline_from_timeout
+from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
+from ._scopes import shield
+from ._scopes import sleep as threado_sleep
+from ._state import lookup_state
+from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
+from ._threads import Thread, adopt_current
+
+__all__ = ["get_original", "is_patched", "patch", "unpatch"]
+
+# (module name, attribute) -> the standard library's original.
+_originals: dict[tuple[str, str], Any] = {}
+_patch_lock = _thread.allocate_lock()
+_patched = False
+
+
+def get_original(module: str, name: str) -> Any:
+    """Return the standard library's own ``module.name``, patched or not.
+
+    Raises:
+        AttributeError: the module has no such attribute.
+    """
+    key = (module, name)
+    if key in _originals:
+        return _originals[key]
+    return getattr(importlib.import_module(module), name)
+
+
+def is_patched() -> bool:
+    """Return whether :func:`patch` is in effect."""
+    return _patched
+
+
+def _replace(module: str, name: str, value: Any) -> None:
+    mod = importlib.import_module(module)
+    key = (module, name)
+    if key not in _originals:
+        _originals[key] = getattr(mod, name)
+    setattr(mod, name, value)
+
+
+# -- time ---------------------------------------------------------------------------
+
+#: time.sleep raises OverflowError above this (the platform's time_t in ns).
+_SLEEP_MAX = 2**63 / 1e9
+
+
+def sleep(secs: float) -> None:
+    """``time.sleep``, cancellable: a blocking point (same results and errors)."""
+    if type(secs) is not float:
+        secs = float(operator.index(secs))  # type: ignore[arg-type]  # TypeError, as time.sleep
+    if secs != secs:
+        raise ValueError("Invalid value NaN (not a number)")
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    if secs >= _SLEEP_MAX or math.isinf(secs):
+        raise OverflowError("timestamp out of range for platform time_t")
+    threado_sleep(secs)
+
+
+# -- threading.Thread ---------------------------------------------------------------
+
+
+def _bootstrap_inner(self: threading.Thread) -> None:
+    # Runs first in every thread started after patch(): give it a handle, so
+    # that join() can wait for its end cancellably.
+    st = lookup_state()
+    if st is None or st.handle is None:
+        self._threado_handle = adopt_current(self)  # type: ignore[attr-defined]
+    _originals[("threading", "Thread._bootstrap_inner")](self)
+
+
+def _start(self: threading.Thread) -> None:
+    with shield():  # start() must not raise once the thread has launched
+        _originals[("threading", "Thread.start")](self)
+
+
+def _join(self: threading.Thread, timeout: float | None = None) -> None:
+    original = _originals[("threading", "Thread.join")]
+    handle: Thread[Any] | None = getattr(self, "_threado_handle", None)
+    if handle is None or self is threading.current_thread() or not self._started.is_set():  # type: ignore[attr-defined]
+        original(self, timeout)  # the standard checks and errors, or an old thread
+        return
+    if handle._done.wait_until(deadline_from_timeout(timeout), self):
+        original(self, None)  # it has ended: returns at once
+    # On timeout, return like threading does; is_alive() tells the caller.
+
+
+def _patch_thread_methods() -> None:
+    cls = threading.Thread
+    for name, value in (
+        ("_bootstrap_inner", _bootstrap_inner),
+        ("start", _start),
+        ("join", _join),
+    ):
+        key = ("threading", f"Thread.{name}")
+        if key not in _originals:
+            _originals[key] = getattr(cls, name)
+        setattr(cls, name, value)
+
+
+def _unpatch_thread_methods() -> None:
+    for name in ("_bootstrap_inner", "start", "join"):
+        key = ("threading", f"Thread.{name}")
+        if key in _originals:
+            setattr(threading.Thread, name, _originals[key])
+
+
+# -- patch / unpatch ---------------------------------------------------------------
+
+_REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
+    ("time", "sleep", lambda: sleep),
+    ("threading", "Lock", lambda: Lock),
+    ("threading", "RLock", lambda: RLock),
+    ("threading", "Condition", lambda: Condition),
+    ("threading", "Semaphore", lambda: Semaphore),
+    ("threading", "BoundedSemaphore", lambda: BoundedSemaphore),
+    ("threading", "Event", lambda: Event),
+    ("threading", "Barrier", lambda: Barrier),
+    ("queue", "Queue", lambda: Queue),
+    ("queue", "LifoQueue", lambda: LifoQueue),
+    ("queue", "PriorityQueue", lambda: PriorityQueue),
+    ("queue", "SimpleQueue", lambda: SimpleQueue),
+]
+
+
+def patch() -> None:
+    """Make the standard library's blocking calls cancellable, process-wide.
+
+    Patches ``time.sleep``; ``threading.Lock``, ``RLock``, ``Condition``,
+    ``Semaphore``, ``BoundedSemaphore``, ``Event``, ``Barrier`` and
+    ``Thread.join``; and ``queue.Queue``, ``LifoQueue``, ``PriorityQueue``
+    and ``SimpleQueue``. Idempotent. Call it first, at program start:
+    objects created before it keep the standard classes.
+    """
+    global _patched
+    with _patch_lock:
+        for module, name, value in _REPLACEMENTS:
+            _replace(module, name, value())
+        _patch_thread_methods()
+        _patched = True
+
+
+def unpatch() -> None:
+    """Undo :func:`patch`: put every original back (objects made meanwhile stay)."""
+    global _patched
+    with _patch_lock:
+        for module, name, _ in _REPLACEMENTS:
+            key = (module, name)
+            if key in _originals:
+                setattr(importlib.import_module(module), name, _originals[key])
+        _unpatch_thread_methods()
+        _patched = False
