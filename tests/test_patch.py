@@ -220,3 +220,87 @@ def test_cpython_lock_tests_against_the_patched_threading_module(
         timeout=120,
     )
     assert out.strip().endswith("OK"), out
+
+
+SILENT_SERVER = """
+import socket, threading
+srv = socket.create_server(("127.0.0.1", 0))
+port = srv.getsockname()[1]
+held = []
+def accept_forever():
+    while True:
+        conn, _ = srv.accept()  # accept, and never answer
+        held.append(conn)
+threado.spawn(accept_forever, daemon=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        "urllib.request.urlopen(f'http://127.0.0.1:{port}/')",
+        "http_client_get()",
+        "requests.get(f'http://127.0.0.1:{port}/')",
+        "socket.create_connection(('127.0.0.1', port)).recv(1)",
+    ],
+)
+def test_real_clients_are_cancelled_within_100_ms(client: str) -> None:
+    if "requests" in client:
+        pytest.importorskip("requests")
+    out = run_patched(
+        SILENT_SERVER
+        + f"""
+import http.client, time, urllib.request
+try:
+    import requests
+except ImportError:
+    pass
+def http_client_get():
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/")
+    c.getresponse()
+t = threado.spawn(lambda: {client})
+wait_parked(t)
+start = time.monotonic()
+t.cancel()
+print(t.cancelled, time.monotonic() - start < 0.1)
+start = time.monotonic()
+try:
+    with threado.timeout_after(0.2):
+        {client}
+except threado.ThreadTimeout:
+    print("timeout", 0.2 <= time.monotonic() - start < 1.0)
+"""
+    )
+    assert out.split() == ["True", "True", "timeout", "True"]
+
+
+def test_socketserver_handler_cancelled_mid_recv() -> None:
+    out = run_patched(
+        """
+        import socket, socketserver, threading
+        handlers = []
+        started = threading.Event()
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                handlers.append(threado.current_thread())
+                started.set()
+                try:
+                    self.request.recv(100)  # the client never sends
+                except threado.ThreadCancelled:
+                    print("handler cancelled", flush=True)
+                    raise
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        serving = threado.spawn(server.serve_forever, 0.05)
+        client = socket.create_connection(server.server_address)
+        started.wait()
+        wait_parked(handlers[0])
+        handlers[0].cancel(timeout=5)
+        server.shutdown()
+        serving.join()
+        server.server_close()
+        client.close()
+        print("done")
+        """
+    )
+    assert out.split("\n")[:2] == ["handler cancelled", "done"]

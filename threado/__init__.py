@@ -10,6 +10,8 @@ from ._errors import CancelReason as CancelReason
 from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
+from ._fdwait import wait_readable as wait_readable
+from ._fdwait import wait_writable as wait_writable
 from ._group import ThreadGroup as ThreadGroup
 from ._patch import get_original as get_original
 from ._patch import is_patched as is_patched
@@ -82,4 +84,6 @@ __all__ = [
     "timeout_after",
     "timeout_at",
     "unpatch",
+    "wait_readable",
+    "wait_writable",
 ]

@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import socket as _tsocket
 from ._parking import deadline_from_timeout
 from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
 from ._scopes import shield
@@ -160,6 +161,13 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("queue", "LifoQueue", lambda: LifoQueue),
     ("queue", "PriorityQueue", lambda: PriorityQueue),
     ("queue", "SimpleQueue", lambda: SimpleQueue),
+    ("socket", "socket", lambda: _tsocket.socket),
+    ("socket", "SocketType", lambda: _tsocket.socket),
+    ("socket", "socketpair", lambda: _tsocket.socketpair),
+    ("socket", "fromfd", lambda: _tsocket.fromfd),
+    ("socket", "getaddrinfo", lambda: _tsocket.getaddrinfo),
+    ("socket", "create_connection", lambda: _tsocket.create_connection),
+    ("socket", "create_server", lambda: _tsocket.create_server),
 ]
 
 
@@ -168,8 +176,11 @@ def patch() -> None:
 
     Patches ``time.sleep``; ``threading.Lock``, ``RLock``, ``Condition``,
     ``Semaphore``, ``BoundedSemaphore``, ``Event``, ``Barrier`` and
-    ``Thread.join``; and ``queue.Queue``, ``LifoQueue``, ``PriorityQueue``
-    and ``SimpleQueue``. Idempotent. Call it first, at program start:
+    ``Thread.join``; ``queue.Queue``, ``LifoQueue``, ``PriorityQueue`` and
+    ``SimpleQueue``; and ``socket.socket`` (with ``socketpair``, ``fromfd``,
+    ``getaddrinfo``, ``create_connection``, ``create_server``), which makes
+    ``http.client``, ``urllib``, ``socketserver`` and other socket users
+    cancellable. Idempotent. Call it first, at program start:
     objects created before it keep the standard classes.
     """
     global _patched

@@ -1,0 +1,197 @@
+"""Waiting on descriptors: the parker's second way to block.
+
+Theory of operation
+-------------------
+
+A thread that waits on a descriptor cannot block on its token (see
+``_state``); it blocks in ``poll`` on the descriptor *and* on its own
+wake-up descriptor, an ``eventfd`` (a non-blocking pipe where there is
+none), created the first time the thread waits on I/O and closed by the
+thread's end hook. A thread that never waits on I/O costs no descriptor.
+
+* ``st.wakeup`` is set before the thread first checks for cancellation in
+  an I/O wait, and ``unpark`` (which every canceller calls after setting the
+  cancel flag) writes to it while ``io_waiting`` is set. So either the
+  waiter's check sees the flag, or the write wakes its ``poll``: a cancel is
+  never missed. Outside I/O waits nothing is written (lock hand-offs cost
+  no system call).
+* The wake-up descriptor is drained after every wake-up; a stale write only
+  costs one more loop.
+* ``poll`` waits until the earliest deadline in force (the call's own
+  timeout, enclosing timeout blocks); nobody polls on a timer.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import select
+from typing import Final
+
+from ._parking import _announce
+from ._state import TIMEOUT_MAX, ThreadState, clock, get_state
+
+__all__ = ["FDWakeup", "wait_fd", "wait_readable", "wait_writable"]
+
+_EVENTFD: Final = hasattr(os, "eventfd")
+
+
+class FDWakeup:
+    """A thread's wake-up descriptor (see the module docstring)."""
+
+    __slots__ = ("_closed", "_lock", "read_fd", "waiting", "write_fd")
+
+    def __init__(self) -> None:
+        if _EVENTFD:
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self.read_fd = self.write_fd = fd
+        else:  # pragma: no cover - platforms without eventfd
+            self.read_fd, self.write_fd = os.pipe()
+            os.set_blocking(self.read_fd, False)
+            os.set_blocking(self.write_fd, False)
+        # True while the owner is in an I/O wait (set and cleared by it).
+        self.waiting = False
+        self._closed = False
+        # Guards close() against a concurrent wake() (a canceller's write).
+        self._lock = _thread.allocate_lock()
+
+    def wake(self) -> None:
+        """Wake the owner if it is in an I/O wait. Never blocks.
+
+        Safe in a signal handler: the lock is only tried; if somebody holds
+        it, that somebody is waking the owner already, or closing.
+        """
+        if not self.waiting or not self._lock.acquire(False):
+            return
+        try:
+            if not self._closed:
+                if _EVENTFD:
+                    os.eventfd_write(self.write_fd, 1)
+                else:  # pragma: no cover
+                    os.write(self.write_fd, b"\0")
+        except OSError:
+            pass  # already signalled (or full): one wake-up is enough
+        finally:
+            self._lock.release()
+
+    def drain(self) -> None:
+        """Consume pending wake-ups."""
+        try:
+            if _EVENTFD:
+                os.eventfd_read(self.read_fd)
+            else:  # pragma: no cover
+                while os.read(self.read_fd, 512):
+                    pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self) -> None:
+        """Release the descriptors (at the owner's end)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self.read_fd)
+            if self.write_fd != self.read_fd:  # pragma: no cover
+                os.close(self.write_fd)
+
+
+def _wakeup_for(st: ThreadState) -> FDWakeup:
+    w = st.wakeup
+    if w is None:
+        w = FDWakeup()
+        st.wakeup = w
+        hooks = st.end_hooks
+        if hooks is not None:
+            hooks.append(w.close)
+    return w  # type: ignore[return-value]
+
+
+def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -> bool:
+    """Wait until ``fd`` is ready for ``events`` (``select.POLLIN``/``POLLOUT``).
+
+    A blocking point: it checks for cancellation on entry and reacts to a
+    cancel or an enclosing deadline at once.
+
+    Returns:
+        ``True`` once ready (or in error/hang-up: the next I/O call reports
+        it), ``False`` if ``deadline`` (a :func:`threado.clock` value) passed.
+
+    Raises:
+        ThreadCancelled: the thread was cancelled or an enclosing deadline
+            passed.
+    """
+    st = get_state()
+    wakeup = _wakeup_for(st)
+    poller = select.poll()
+    poller.register(fd, events)
+    poller.register(wakeup.read_fd, select.POLLIN)
+    _announce(st, what if what is not None else f"descriptor {fd}")
+    wakeup.waiting = True
+    try:
+        while True:
+            st.check()
+            d = st.effective_deadline(deadline)
+            if d is None:
+                ms = -1
+            else:
+                remaining = d - clock()
+                if remaining <= 0:
+                    if deadline is not None and clock() >= deadline:
+                        return False
+                    continue  # a scope's deadline: check() raises
+                ms = max(1, int(min(remaining, TIMEOUT_MAX) * 1000 + 0.999))
+            for ready_fd, _ in poller.poll(ms):
+                if ready_fd == wakeup.read_fd:
+                    wakeup.drain()
+                else:
+                    return True
+    finally:
+        wakeup.waiting = False
+        st.waiting_on = None
+
+
+def wait_readable(fd: int | object, timeout: float | None = None) -> bool:
+    """Wait until ``fd`` (a descriptor or an object with ``fileno()``) is readable.
+
+    A blocking point, for code that does its own I/O.
+
+    Returns:
+        ``True`` once readable, ``False`` if ``timeout`` passed.
+
+    Raises:
+        ThreadCancelled: the thread was cancelled or a deadline passed.
+    """
+    n = _fileno(fd)
+    deadline = None if timeout is None else clock() + timeout
+    return wait_fd(n, select.POLLIN, deadline)
+
+
+def wait_writable(fd: int | object, timeout: float | None = None) -> bool:
+    """Wait until ``fd`` (a descriptor or an object with ``fileno()``) is writable.
+
+    A blocking point, for code that does its own I/O.
+
+    Returns:
+        ``True`` once writable, ``False`` if ``timeout`` passed.
+
+    Raises:
+        ThreadCancelled: the thread was cancelled or a deadline passed.
+    """
+    n = _fileno(fd)
+    deadline = None if timeout is None else clock() + timeout
+    return wait_fd(n, select.POLLOUT, deadline)
+
+
+def _fileno(fd: int | object) -> int:
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+        return fd
+    fileno = getattr(fd, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"expected a file descriptor or an object with fileno(), not {fd!r}")
+    n = fileno()
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"invalid file descriptor from {fd!r}: {n!r}")
+    return n

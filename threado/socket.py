@@ -1,0 +1,338 @@
+"""A cancellable drop-in for the :mod:`socket` module.
+
+``threado.socket.socket`` is a :class:`socket.socket` whose blocking calls
+(``accept``, ``connect``, ``recv*``, ``send*``, ``sendall``, ``sendfile``, and
+the ``makefile()`` streams built on them) are blocking points: ``cancel()``
+and enclosing timeouts interrupt them at once. Every other name of the
+:mod:`socket` module is the standard library's own.
+
+Theory of operation
+-------------------
+
+* Data calls are made with ``MSG_DONTWAIT`` (non-blocking for that call
+  only, so the socket's ``O_NONBLOCK`` flag, which a child process may share,
+  is never flipped); when one would block, the thread waits in
+  ``threado.wait_readable``/``wait_writable``, which also watch its wake-up
+  descriptor. ``accept`` waits for readability, then accepts. ``connect``
+  on a blocking socket connects in non-blocking mode and restores it.
+* Socket timeouts (``settimeout``) keep their standard meaning: the wait
+  ends with :class:`TimeoutError` (``socket.timeout``) when the socket's own
+  timeout passes. A non-blocking socket (timeout 0) behaves exactly as in
+  the standard library.
+* Nothing is lost: ``recv`` either returns the bytes it read or raises
+  before reading any; a cancelled ``sendall`` says how many bytes it sent
+  in the exception's ``bytes_sent`` attribute.
+* A thread that has never used threado (no handle exists, so nobody can
+  cancel it, and it has no deadline) takes the standard library's path
+  directly: patched sockets cost such threads one attribute lookup.
+* Name resolution cannot be interrupted inside libc, so
+  :func:`getaddrinfo` resolves in a helper thread that the caller can stop
+  waiting for; the helper finishes in the background.
+"""
+
+from __future__ import annotations
+
+import _thread
+import errno
+import os
+import socket as _socket
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ._errors import ThreadCancelled
+from ._fdwait import wait_fd
+from ._parking import Latch
+from ._state import clock, lookup_state
+
+T = TypeVar("T")
+
+_POLLIN = 0x001
+_POLLOUT = 0x004
+_DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
+# The standard library's own, bound now: threado.patch() replaces the
+# module's attributes with this module's versions.
+_stdsocket: type[_socket.socket] = _socket.socket
+_socketpair = _socket.socketpair
+_create_server = _socket.create_server
+_getaddrinfo = _socket.getaddrinfo
+
+
+def __getattr__(name: str) -> Any:
+    # Everything this module does not define is the standard library's.
+    return getattr(_socket, name)
+
+
+class socket(_socket.socket):
+    """A :class:`socket.socket` whose blocking calls are cancellable."""
+
+    __slots__ = ()
+
+    def _blocking(self, events: int, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (a non-blocking try) until it does not block."""
+        timeout = self.gettimeout()
+        deadline = None if timeout is None else clock() + timeout
+        while True:
+            try:
+                return attempt()
+            except (BlockingIOError, InterruptedError):
+                pass
+            if not wait_fd(self.fileno(), events, deadline, self):
+                raise TimeoutError("timed out")
+
+    def _cancellable(self) -> bool:
+        # The standard path for non-blocking sockets and for threads nobody
+        # can cancel (no threado state: no handle, no deadlines).
+        st = lookup_state()
+        if st is None or self.gettimeout() == 0:
+            return False
+        st.check()  # a blocking point, even if data is ready
+        return True
+
+    # -- receiving ------------------------------------------------------------
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """``socket.recv``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().recv(bufsize, flags)
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLIN, lambda: _stdsocket.recv(self, bufsize, f))
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """``socket.recv_into``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().recv_into(buffer, nbytes, flags)
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLIN, lambda: _stdsocket.recv_into(self, buffer, nbytes, f))
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        """``socket.recvfrom``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().recvfrom(bufsize, flags)
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom(self, bufsize, f))
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+        """``socket.recvfrom_into``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().recvfrom_into(buffer, nbytes, flags)
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom_into(self, buffer, nbytes, f))
+
+    # -- sending ----------------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """``socket.send``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().send(data, flags)
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLOUT, lambda: _stdsocket.send(self, data, f))
+
+    def sendto(self, data: Any, *args: Any) -> int:
+        """``socket.sendto``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().sendto(data, *args)
+        if len(args) == 1:
+            flags, address = 0, args[0]
+        else:
+            flags, address = args
+        f = flags | _DONTWAIT
+        return self._blocking(_POLLOUT, lambda: _stdsocket.sendto(self, data, f, address))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """``socket.sendall``, cancellable (a blocking point).
+
+        Raises:
+            ThreadCancelled: with a ``bytes_sent`` attribute saying how much
+                of ``data`` went out before the cancellation.
+            TimeoutError: the socket's timeout passed (for the whole call).
+        """
+        if not self._cancellable():
+            return super().sendall(data, flags)
+        view = memoryview(data).cast("B")
+        total = len(view)
+        sent = 0
+        timeout = self.gettimeout()
+        deadline = None if timeout is None else clock() + timeout
+        f = flags | _DONTWAIT
+        try:
+            while sent < total:
+                try:
+                    sent += _stdsocket.send(self, view[sent:], f)
+                    continue
+                except (BlockingIOError, InterruptedError):
+                    pass
+                if not wait_fd(self.fileno(), _POLLOUT, deadline, self):
+                    raise TimeoutError("timed out")
+        except ThreadCancelled as exc:
+            exc.bytes_sent = sent  # type: ignore[attr-defined]
+            raise
+        return None
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """``socket.sendfile``, cancellable: sends with :meth:`send`."""
+        if not self._cancellable():
+            return super().sendfile(file, offset, count)
+        return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined,no-any-return]
+
+    # -- connections --------------------------------------------------------------
+
+    def accept(self) -> tuple[socket, Any]:
+        """``socket.accept``, cancellable (a blocking point).
+
+        Returns a threado socket for the connection.
+        """
+        if self._cancellable():
+            timeout = self.gettimeout()
+            deadline = None if timeout is None else clock() + timeout
+            if timeout is None:
+                # A blocking listener: wait until a connection is there.
+                if not wait_fd(self.fileno(), _POLLIN, deadline, self):  # pragma: no cover
+                    raise TimeoutError("timed out")
+                fd, addr = self._accept()  # type: ignore[attr-defined]
+            else:
+                fd, addr = self._blocking(_POLLIN, self._accept)  # type: ignore[attr-defined]
+        else:
+            fd, addr = self._accept()  # type: ignore[attr-defined]
+        sock = socket(self.family, self.type, self.proto, fileno=fd)
+        if _socket.getdefaulttimeout() is None and self.gettimeout():
+            sock.setblocking(True)
+        return sock, addr
+
+    def connect(self, address: Any) -> None:
+        """``socket.connect``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().connect(address)
+        err = self._connect(address)
+        if err:
+            raise OSError(err, os.strerror(err))
+        return None
+
+    def connect_ex(self, address: Any) -> int:
+        """``socket.connect_ex``, cancellable (a blocking point)."""
+        if not self._cancellable():
+            return super().connect_ex(address)
+        return self._connect(address)
+
+    def _connect(self, address: Any) -> int:
+        timeout = self.gettimeout()
+        deadline = None if timeout is None else clock() + timeout
+        if timeout is None:
+            super().settimeout(0.0)  # connect without blocking, then restore
+        try:
+            err = super().connect_ex(address)
+            if err not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                return err
+            if not wait_fd(self.fileno(), _POLLOUT, deadline, self):
+                raise TimeoutError("timed out")
+            return self.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        finally:
+            if timeout is None:
+                super().settimeout(None)
+
+    def dup(self) -> socket:
+        """``socket.dup``, returning a threado socket."""
+        fd = _socket.dup(self.fileno())
+        sock = socket(self.family, self.type, self.proto, fileno=fd)
+        sock.settimeout(self.gettimeout())
+        return sock
+
+
+socket.__module__ = "threado.socket"
+SocketType = socket
+
+
+def _adopt(sock: _socket.socket) -> socket:
+    """Turn a standard socket into a threado socket (same descriptor)."""
+    timeout = sock.gettimeout()
+    new = socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    new.settimeout(timeout)
+    return new
+
+
+def socketpair(
+    family: int = -1, type: int = _socket.SOCK_STREAM, proto: int = 0
+) -> tuple[socket, socket]:
+    """``socket.socketpair``, returning threado sockets."""
+    if family == -1:
+        family = _socket.AF_UNIX if hasattr(_socket, "AF_UNIX") else _socket.AF_INET
+    a, b = _socketpair(family, type, proto)
+    return _adopt(a), _adopt(b)
+
+
+def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:
+    """``socket.fromfd``, returning a threado socket."""
+    return socket(family, type, proto, fileno=_socket.dup(fd))
+
+
+def getaddrinfo(
+    host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+) -> list[Any]:
+    """``socket.getaddrinfo``, cancellable (a blocking point).
+
+    libc's resolver cannot be interrupted, so the lookup runs in a helper
+    thread; a cancelled caller stops waiting for it at once, and the helper
+    finishes (and is discarded) in the background.
+    """
+    if lookup_state() is None:
+        return _getaddrinfo(host, port, family, type, proto, flags)
+    done = Latch()
+    outcome: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append((True, _getaddrinfo(host, port, family, type, proto, flags)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    _thread.start_new_thread(resolve, ())
+    done.wait_until(None, f"getaddrinfo({host!r}, {port!r})")
+    ok, value = outcome[0]
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+_GLOBAL_DEFAULT_TIMEOUT: Any = _socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
+
+
+def create_connection(
+    address: tuple[str, int],
+    timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
+    source_address: Any = None,
+    *,
+    all_errors: bool = False,
+) -> socket:
+    """``socket.create_connection``, cancellable: resolution and connects too."""
+    host, port = address
+    errors: list[Exception] = []
+    for family, kind, proto, _, sockaddr in getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = None
+        try:
+            sock = socket(family, kind, proto)
+            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            errors.clear()
+            return sock
+        except OSError as exc:
+            errors.append(exc)
+            if sock is not None:
+                sock.close()
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+    if not errors:
+        raise OSError("getaddrinfo returns an empty list")
+    if all_errors:
+        raise ExceptionGroup("create_connection failed", errors)
+    raise errors[-1]
+
+
+def create_server(address: Any, **kwargs: Any) -> socket:
+    """``socket.create_server``, returning a threado socket."""
+    return _adopt(_create_server(address, **kwargs))
