@@ -304,3 +304,43 @@ def test_socketserver_handler_cancelled_mid_recv() -> None:
         """
     )
     assert out.split("\n")[:2] == ["handler cancelled", "done"]
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [
+        "select.select([a], [], [])",
+        "poll_wait()",
+        "epoll_wait()",
+        "selector_wait(selectors.DefaultSelector())",
+        "selector_wait(selectors.PollSelector())",
+        "selector_wait(selectors.SelectSelector())",
+    ],
+)
+def test_select_poll_epoll_and_selectors_become_cancellable(wait: str) -> None:
+    out = run_patched(
+        f"""
+        import select, selectors, socket
+        a, b = socket.socketpair()
+        def poll_wait():
+            p = select.poll()
+            p.register(a, select.POLLIN)
+            return p.poll()
+        def epoll_wait():
+            e = select.epoll()
+            e.register(a.fileno(), select.EPOLLIN)
+            return e.poll()
+        def selector_wait(sel):
+            sel.register(a, selectors.EVENT_READ)
+            return sel.select()
+        t = threado.spawn(lambda: {wait})
+        wait_parked(t)
+        print(t.cancel(timeout=5), t.cancelled)
+        t = threado.spawn(lambda: {wait})
+        wait_parked(t)
+        b.send(b"x")
+        print(bool(t.join()))
+        print(select.select([a], [b], [], 0)[1] == [b])
+        """
+    )
+    assert out.split() == ["True", "True", "True", "True"]

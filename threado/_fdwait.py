@@ -31,9 +31,11 @@ from typing import Final
 from ._parking import _announce
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state
 
-__all__ = ["FDWakeup", "wait_fd", "wait_readable", "wait_writable"]
+__all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
 _EVENTFD: Final = hasattr(os, "eventfd")
+# The standard library's own, bound now: threado.patch() replaces select.poll.
+_stdpoll = select.poll
 
 
 class FDWakeup:
@@ -107,15 +109,18 @@ def _wakeup_for(st: ThreadState) -> FDWakeup:
     return w  # type: ignore[return-value]
 
 
-def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -> bool:
-    """Wait until ``fd`` is ready for ``events`` (``select.POLLIN``/``POLLOUT``).
+def poll_fds(
+    fds: dict[int, int], deadline: float | None, what: object = None
+) -> list[tuple[int, int]]:
+    """Poll descriptors ``{fd: events}`` until one is ready, cancellably.
 
-    A blocking point: it checks for cancellation on entry and reacts to a
-    cancel or an enclosing deadline at once.
+    A blocking point when it may wait (a ``deadline`` not already passed):
+    it checks for cancellation on entry and reacts to a cancel or an
+    enclosing deadline at once.
 
     Returns:
-        ``True`` once ready (or in error/hang-up: the next I/O call reports
-        it), ``False`` if ``deadline`` (a :func:`threado.clock` value) passed.
+        The ``(fd, revents)`` pairs that are ready, as ``poll`` reports them;
+        empty if ``deadline`` (a :func:`threado.clock` value) passed first.
 
     Raises:
         ThreadCancelled: the thread was cancelled or an enclosing deadline
@@ -123,10 +128,11 @@ def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -
     """
     st = get_state()
     wakeup = _wakeup_for(st)
-    poller = select.poll()
-    poller.register(fd, events)
+    poller = _stdpoll()
+    for fd, events in fds.items():
+        poller.register(fd, events)
     poller.register(wakeup.read_fd, select.POLLIN)
-    _announce(st, what if what is not None else f"descriptor {fd}")
+    _announce(st, what if what is not None else f"descriptors {sorted(fds)}")
     wakeup.waiting = True
     try:
         while True:
@@ -138,17 +144,29 @@ def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -
                 remaining = d - clock()
                 if remaining <= 0:
                     if deadline is not None and clock() >= deadline:
-                        return False
+                        ready = poller.poll(0)
+                        return [(fd, ev) for fd, ev in ready if fd != wakeup.read_fd]
                     continue  # a scope's deadline: check() raises
                 ms = max(1, int(min(remaining, TIMEOUT_MAX) * 1000 + 0.999))
-            for ready_fd, _ in poller.poll(ms):
-                if ready_fd == wakeup.read_fd:
-                    wakeup.drain()
-                else:
-                    return True
+            ready = [(fd, ev) for fd, ev in poller.poll(ms) if fd != wakeup.read_fd]
+            if ready:
+                return ready
+            wakeup.drain()
     finally:
         wakeup.waiting = False
         st.waiting_on = None
+
+
+def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -> bool:
+    """Wait until ``fd`` is ready for ``events`` (``select.POLLIN``/``POLLOUT``).
+
+    A blocking point (see :func:`poll_fds`).
+
+    Returns:
+        ``True`` once ready (or in error/hang-up: the next I/O call reports
+        it), ``False`` if ``deadline`` (a :func:`threado.clock` value) passed.
+    """
+    return bool(poll_fds({fd: events}, deadline, what if what is not None else f"descriptor {fd}"))
 
 
 def wait_readable(fd: int | object, timeout: float | None = None) -> bool:

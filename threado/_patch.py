@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import select as _tselect
 from . import socket as _tsocket
 from ._parking import deadline_from_timeout
 from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
@@ -71,12 +72,29 @@ def is_patched() -> bool:
     return _patched
 
 
+def _resolve(module: str, name: str) -> tuple[Any, str]:
+    """Return the object owning ``name`` (which may be ``Class.attr``) and the attribute."""
+    owner: Any = importlib.import_module(module)
+    *path, attr = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, attr
+
+
+def _has(module: str, name: str) -> bool:
+    try:
+        owner, attr = _resolve(module, name)
+    except AttributeError:
+        return False  # e.g. no epoll on this platform
+    return hasattr(owner, attr)
+
+
 def _replace(module: str, name: str, value: Any) -> None:
-    mod = importlib.import_module(module)
+    owner, attr = _resolve(module, name)
     key = (module, name)
     if key not in _originals:
-        _originals[key] = getattr(mod, name)
-    setattr(mod, name, value)
+        _originals[key] = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+    setattr(owner, attr, value)
 
 
 # -- time ---------------------------------------------------------------------------
@@ -168,6 +186,13 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("socket", "getaddrinfo", lambda: _tsocket.getaddrinfo),
     ("socket", "create_connection", lambda: _tsocket.create_connection),
     ("socket", "create_server", lambda: _tsocket.create_server),
+    ("select", "select", lambda: _tselect.select),
+    ("select", "poll", lambda: _tselect.poll),
+    ("select", "epoll", lambda: _tselect.epoll),
+    # selectors bound these as class attributes when it was imported.
+    ("selectors", "SelectSelector._select", lambda: staticmethod(_tselect.select)),
+    ("selectors", "PollSelector._selector_cls", lambda: _tselect.poll),
+    ("selectors", "EpollSelector._selector_cls", lambda: _tselect.epoll),
 ]
 
 
@@ -178,15 +203,17 @@ def patch() -> None:
     ``Semaphore``, ``BoundedSemaphore``, ``Event``, ``Barrier`` and
     ``Thread.join``; ``queue.Queue``, ``LifoQueue``, ``PriorityQueue`` and
     ``SimpleQueue``; and ``socket.socket`` (with ``socketpair``, ``fromfd``,
-    ``getaddrinfo``, ``create_connection``, ``create_server``), which makes
-    ``http.client``, ``urllib``, ``socketserver`` and other socket users
-    cancellable. Idempotent. Call it first, at program start:
+    ``getaddrinfo``, ``create_connection``, ``create_server``) and
+    ``select.select``/``poll``/``epoll`` (and so every :mod:`selectors`
+    selector), which makes ``http.client``, ``urllib``, ``socketserver`` and
+    other socket users cancellable. Idempotent. Call it first, at program start:
     objects created before it keep the standard classes.
     """
     global _patched
     with _patch_lock:
         for module, name, value in _REPLACEMENTS:
-            _replace(module, name, value())
+            if _has(module, name):
+                _replace(module, name, value())
         _patch_thread_methods()
         _patched = True
 
@@ -198,6 +225,7 @@ def unpatch() -> None:
         for module, name, _ in _REPLACEMENTS:
             key = (module, name)
             if key in _originals:
-                setattr(importlib.import_module(module), name, _originals[key])
+                owner, attr = _resolve(module, name)
+                setattr(owner, attr, _originals[key])
         _unpatch_thread_methods()
         _patched = False
