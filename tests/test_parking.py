@@ -260,3 +260,89 @@ def test_stress_handoff_and_cancel_conserve_every_unit() -> None:
     assert held[0] == 0
     assert pool.waiting() == 0
     assert pool.units == units
+
+
+def test_an_exception_between_enqueueing_and_waiting_leaves_no_waiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal can raise after the waiter is queued but before the wait's own
+    cleanup is in place: the caller's protection takes it out again."""
+    pool = Pool()
+    fired = []
+
+    def interrupted(st: Any) -> tuple[object, float]:
+        fired.append(True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_parking, "enter_wait", interrupted)
+
+    def take() -> bool:
+        st = get_state()
+        w = None
+        try:
+            with pool.mutex:
+                w = pool.queue.enqueue_locked(st)
+            return pool.queue.wait(st, w, None, pool, pool.give) is not TIMED_OUT
+        except BaseException:
+            if w is not None:
+                pool.queue.abandon(w, pool.give)
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        take()
+    assert fired == [True]
+    assert pool.waiting() == 0
+    pool.give()
+    assert pool.units == 1  # not handed to a ghost
+
+
+def test_a_thread_cancelled_raised_by_a_signal_handler_abandons_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """threado code run by a signal handler can raise ThreadCancelled inside
+    another wait; that wait must still leave its queue and pass on its unit."""
+    pool = Pool()
+    st = get_state()
+    real_block = _parking.block
+
+    def handoff_then_handler_raises(state: Any, deadline: float | None) -> bool:
+        if state is st:
+            pool.give()  # the unit lands on us
+            raise threado.ThreadCancelled("from a signal handler")
+        return real_block(state, deadline)
+
+    monkeypatch.setattr(_parking, "block", handoff_then_handler_raises)
+    with pytest.raises(threado.ThreadCancelled):
+        pool.take()
+    assert pool.waiting() == 0
+    assert pool.units == 1  # passed on, not dropped
+
+
+def test_a_wait_nested_in_a_signal_handler_does_not_steal_the_outer_wake_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal handler that waits while its thread is parked can consume the
+    wake-up token meant for the outer wait; leaving the inner wait re-arms it."""
+    pool = Pool()
+    st = get_state()
+    real_block = _parking.block
+    calls = [0]
+
+    def handler_waits(state: Any, deadline: float | None) -> bool:
+        if state is st and calls[0] == 0:
+            calls[0] += 1
+            with pool.mutex:  # the hand-off for the outer wait, token released...
+                w = pool.queue.waiters.popleft()
+                w.result = True
+            threado._state.unpark(st)
+            Latch().wait_until(clock() + 0.01)  # ...and an inner wait eats the token
+            return real_block(state, None if deadline is None else deadline)
+        return real_block(state, deadline)
+
+    monkeypatch.setattr(_parking, "block", handler_waits)
+    # The outer wait was handed its unit: it must return at once, not sleep
+    # until the (generous) deadline because its wake-up was eaten.
+    start = clock()
+    with threado.timeout_after(5):
+        assert pool.take() is True
+    assert clock() - start < 2.5

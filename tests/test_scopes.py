@@ -10,6 +10,7 @@ import pytest
 
 import threado
 from threado import CancelReason, ThreadCancelled, ThreadTimeout
+from threado._state import get_state
 from threado.testing import wait_parked
 
 # Real-time bounds: a lower bound proves the wait happened; the upper bound is
@@ -320,9 +321,21 @@ def test_misnested_exit_is_an_error() -> None:
     b.__enter__()
     with pytest.raises(RuntimeError, match="reverse order"):
         a.__exit__(None, None, None)
-    b.__exit__(None, None, None)
-    a.__exit__(None, None, None)
+    # The thread is not poisoned: a and everything after it were popped.
     assert threado.current_deadline() == math.inf
+    assert get_state().scopes == []
+    with pytest.raises(RuntimeError, match="reverse order"):
+        b.__exit__(None, None, None)  # already gone
+    s = threado.shield()
+    s.__enter__()
+    c = threado.timeout_after(10)
+    c.__enter__()
+    with pytest.raises(RuntimeError):
+        s.__exit__(None, None, None)
+    t = threado.spawn(threado.sleep, 60)
+    wait_parked(t)
+    assert t.cancel(timeout=5)  # cancellation works again
+    assert get_state().visible_from == 0
 
 
 def test_a_scope_cannot_be_entered_twice() -> None:

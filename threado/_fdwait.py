@@ -28,7 +28,7 @@ import os
 import select
 from typing import Final
 
-from ._parking import _announce
+from ._parking import _announce, enter_wait, leave_wait
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state
 
 __all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
@@ -132,9 +132,11 @@ def poll_fds(
     for fd, events in fds.items():
         poller.register(fd, events)
     poller.register(wakeup.read_fd, select.POLLIN)
-    _announce(st, what if what is not None else f"descriptors {sorted(fds)}")
+    saved = enter_wait(st)
+    was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
     wakeup.waiting = True
     try:
+        _announce(st, what if what is not None else f"descriptors {sorted(fds)}")
         while True:
             st.check()
             d = st.effective_deadline(deadline)
@@ -153,8 +155,8 @@ def poll_fds(
                 return ready
             wakeup.drain()
     finally:
-        wakeup.waiting = False
-        st.waiting_on = None
+        wakeup.waiting = was_waiting
+        leave_wait(st, saved)
 
 
 def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -> bool:

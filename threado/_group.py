@@ -225,26 +225,22 @@ class ThreadGroup:
 
     # -- waiting -----------------------------------------------------------------
 
-    def _wait_for_change(self, deadline: float | None = None) -> bool:
-        """Park until a thread of the group ends; a blocking point.
-
-        Call without the mutex, after checking the state under it.
-        """
-        st = get_state()
-        with self._mutex:
-            w = self._watchers.enqueue_locked(st)
-        return self._watchers.wait(st, w, deadline, self) is not TIMED_OUT
-
     def _wait_all_ended(self) -> None:
         """Wait until no thread of the group runs (a blocking point)."""
-        get_state().check()
+        st = get_state()
+        st.check()
         while True:
-            with self._mutex:
-                if not self._running:
-                    return
-                st = get_state()
-                w = self._watchers.enqueue_locked(st)
-            self._watchers.wait(st, w, None, self)
+            w = None
+            try:
+                with self._mutex:
+                    if not self._running:
+                        return
+                    w = self._watchers.enqueue_locked(st)
+                self._watchers.wait(st, w, None, self)
+            except BaseException:
+                if w is not None:
+                    self._watchers.abandon(w)
+                raise
 
     def join(self) -> None:
         """Wait until every thread of the group has ended; a blocking point.
@@ -277,16 +273,23 @@ class ThreadGroup:
             TimeoutError: ``timeout`` passed while threads still run.
         """
         deadline = deadline_from_timeout(timeout)
-        get_state().check()
+        st = get_state()
+        st.check()
         while True:
-            with self._mutex:
-                if self._finished:
-                    return self._finished.popleft()
-                if not self._running:
-                    return None
-                st = get_state()
-                w = self._watchers.enqueue_locked(st)
-            if self._watchers.wait(st, w, deadline, self) is TIMED_OUT:
+            w = None
+            try:
+                with self._mutex:
+                    if self._finished:
+                        return self._finished.popleft()
+                    if not self._running:
+                        return None
+                    w = self._watchers.enqueue_locked(st)
+                result = self._watchers.wait(st, w, deadline, self)
+            except BaseException:
+                if w is not None:
+                    self._watchers.abandon(w)
+                raise
+            if result is TIMED_OUT:
                 raise TimeoutError(f"no thread of {self!r} ended within {timeout} seconds")
 
     def next_result(self, timeout: float | None = None) -> Any:

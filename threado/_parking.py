@@ -47,10 +47,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._errors import ThreadCancelled
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 
 __all__ = [
+    "GONE",
     "PENDING",
     "TIMED_OUT",
     "Latch",
@@ -59,6 +59,8 @@ __all__ = [
     "add_watcher",
     "block",
     "deadline_from_timeout",
+    "enter_wait",
+    "leave_wait",
     "park_until",
     "remove_watcher",
     "wake_watchers",
@@ -79,6 +81,8 @@ class _Marker:
 PENDING: Final[Any] = _Marker("PENDING")
 #: What a wait returns when its own timeout passed.
 TIMED_OUT: Final[Any] = _Marker("TIMED_OUT")
+#: ``Waiter.result`` once an abandoning waiter has passed its hand-off on.
+GONE: Final[Any] = _Marker("GONE")
 
 
 class Waiter:
@@ -98,6 +102,27 @@ def _announce(st: ThreadState, what: object) -> None:
     st.waiting_on = what
     if st.watchers:
         wake_watchers(st)
+
+
+def enter_wait(st: ThreadState) -> tuple[object, float]:
+    """Start a wait; return what :func:`leave_wait` needs to restore."""
+    st.depth += 1
+    return st.waiting_on, st.wait_since
+
+
+def leave_wait(st: ThreadState, saved: tuple[object, float]) -> None:
+    """End a wait started by :func:`enter_wait`.
+
+    A wait inside another one happens only in a signal handler that runs
+    while its thread is parked. The inner wait may have consumed the wake-up
+    token meant for the outer one, so leaving it re-arms the token (a
+    spurious wake-up costs the outer wait one loop) and restores what the
+    outer wait is parked on.
+    """
+    st.depth -= 1
+    st.waiting_on, st.wait_since = saved
+    if st.depth:
+        unpark(st)
 
 
 _watch_mutex = _thread.allocate_lock()
@@ -147,6 +172,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_watch_mutex._at_fork_reinit)  # type: ignore[attr-defined]
 
 
+def _wake_io(st: ThreadState) -> None:
+    """The descriptor half of unpark(), for wakers that released the token."""
+    w = st.wakeup
+    if w is not None:
+        w.wake()
+
+
 class WaitQueue:
     """A FIFO of :class:`Waiter` records, guarded by its owner's mutex.
 
@@ -175,11 +207,21 @@ class WaitQueue:
         Returns:
             ``False`` if there was no waiter (the caller keeps the value).
         """
-        if not self.waiters:
+        waiters = self.waiters
+        if not waiters:
             return False
-        w = self.waiters.popleft()
-        w.result = value
-        unpark(w.state)
+        w = waiters[0]
+        w.result = value  # before popping: never popped without its value
+        try:
+            waiters.popleft()
+        finally:
+            # The wake-up is one C call made in a finally, so that an
+            # interrupt arriving here cannot skip it.
+            try:
+                w.state.token.release()
+            except RuntimeError:
+                pass
+            _wake_io(w.state)
         return True
 
     def handoff_all_locked(self, value: Any = True) -> int:
@@ -187,9 +229,16 @@ class WaitQueue:
         n = 0
         waiters = self.waiters
         while waiters:
-            w = waiters.popleft()
+            w = waiters[0]
             w.result = value
-            unpark(w.state)
+            try:
+                waiters.popleft()
+            finally:
+                try:
+                    w.state.token.release()
+                except RuntimeError:
+                    pass
+                _wake_io(w.state)
             n += 1
         return n
 
@@ -223,8 +272,9 @@ class WaitQueue:
                 returned and the cancellation waits for the next blocking
                 point.
         """
-        _announce(st, what)
+        saved = enter_wait(st)
         try:
+            _announce(st, what)
             while True:
                 result = w.result
                 if result is not PENDING:
@@ -252,23 +302,43 @@ class WaitQueue:
                     finally:
                         exc = None  # no frame -> traceback -> exception cycle
                 return TIMED_OUT
-        except ThreadCancelled:
-            raise
         except BaseException:
-            # An asynchronous exception (KeyboardInterrupt from a signal
-            # handler) is abandoning the wait: leave the queue, and pass on
-            # anything that was handed to us at the same instant.
-            with self.mutex:
-                result = w.result
-                if result is PENDING and w in self.waiters:
+            # Whatever abandons the wait (our own cancellation, or an
+            # exception from a signal handler: KeyboardInterrupt, or a
+            # ThreadCancelled raised by threado code the handler ran) leaves
+            # the queue and passes on anything handed to us meanwhile.
+            self.abandon(w, on_abandon, on_leave)
+            raise
+        finally:
+            leave_wait(st, saved)
+
+    def abandon(
+        self,
+        w: Waiter,
+        on_abandon: Callable[[Any], None] | None = None,
+        on_leave: Callable[[], None] | None = None,
+    ) -> None:
+        """Take ``w`` out after an exception; idempotent.
+
+        Callers that enqueue ``w`` and then call :meth:`wait` must call this
+        when an exception escapes anywhere in between (an asynchronous one
+        can), so that no waiter is left behind and no hand-off is dropped.
+        A pending ``w`` leaves the queue (``on_leave()`` runs under the
+        mutex); a value already handed to ``w`` goes to ``on_abandon``, once.
+        """
+        with self.mutex:
+            result = w.result
+            if result is PENDING:
+                if w in self.waiters:
                     self.waiters.remove(w)
                     if on_leave is not None:
                         on_leave()
-            if result is not PENDING and on_abandon is not None:
-                on_abandon(result)
-            raise
-        finally:
-            st.waiting_on = None
+                return
+            if result is GONE:
+                return
+            w.result = GONE
+        if on_abandon is not None:
+            on_abandon(result)
 
 
 def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
@@ -278,8 +348,9 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
         ThreadCancelled: the thread was cancelled or an enclosing deadline
             passed.
     """
-    _announce(st, what)
+    saved = enter_wait(st)
     try:
+        _announce(st, what)
         while True:
             if st.cancel is not None or st.deadline is not None:
                 exc = st.pending_cancel()
@@ -295,7 +366,7 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
             ):
                 return
     finally:
-        st.waiting_on = None
+        leave_wait(st, saved)
 
 
 class Latch(WaitQueue):
@@ -333,11 +404,19 @@ class Latch(WaitQueue):
         """
         st = get_state()
         st.check()
-        with self.mutex:
-            if self._set:
-                return True
-            w = self.enqueue_locked(st)
-        return self.wait(st, w, deadline, what or self) is not TIMED_OUT
+        if self._set:  # set once, never reset: no lock needed to see it
+            return True
+        w = None
+        try:
+            with self.mutex:
+                if self._set:
+                    return True
+                w = self.enqueue_locked(st)
+            return self.wait(st, w, deadline, what or self) is not TIMED_OUT
+        except BaseException:
+            if w is not None:
+                self.abandon(w)
+            raise
 
 
 def deadline_from_timeout(timeout: float | None) -> float | None:

@@ -187,20 +187,26 @@ class Queue(Generic[T]):
         st = get_state()
         if block:
             st.check()
-        with self.mutex:
-            if self.is_shutdown:
-                raise ShutDown
-            if not self._full():
-                self._put(item)
-                self.unfinished_tasks += 1
-                if self._getters.waiters or self._conditions is not None:
-                    self._serve()
-                return
-            if not block or (deadline is not None and deadline <= clock()):
-                raise Full
-            w = _Putter(st, item)
-            self._putters.waiters.append(w)
-        result = self._putters.wait(st, w, deadline, self)
+        w = None
+        try:
+            with self.mutex:
+                if self.is_shutdown:
+                    raise ShutDown
+                if not self._full():
+                    self._put(item)
+                    self.unfinished_tasks += 1
+                    if self._getters.waiters or self._conditions is not None:
+                        self._serve()
+                    return
+                if not block or (deadline is not None and deadline <= clock()):
+                    raise Full
+                w = _Putter(st, item)
+                self._putters.waiters.append(w)
+            result = self._putters.wait(st, w, deadline, self)
+        except BaseException:
+            if w is not None:
+                self._putters.abandon(w)  # an inserted item stays inserted
+            raise
         if result is TIMED_OUT:
             raise Full
         if result is _SHUTDOWN:
@@ -231,18 +237,24 @@ class Queue(Generic[T]):
         st = get_state()
         if block:
             st.check()
-        with self.mutex:
-            if self._qsize():
-                item = self._get()
-                if self._putters.waiters or self._conditions is not None:
-                    self._serve()
-                return item
-            if self.is_shutdown:
-                raise ShutDown
-            if not block or (deadline is not None and deadline <= clock()):
-                raise Empty
-            w = self._getters.enqueue_locked(st)
-        result = self._getters.wait(st, w, deadline, self, self._give_back)
+        w = None
+        try:
+            with self.mutex:
+                if self._qsize():
+                    item = self._get()
+                    if self._putters.waiters or self._conditions is not None:
+                        self._serve()
+                    return item
+                if self.is_shutdown:
+                    raise ShutDown
+                if not block or (deadline is not None and deadline <= clock()):
+                    raise Empty
+                w = self._getters.enqueue_locked(st)
+            result = self._getters.wait(st, w, deadline, self, self._give_back)
+        except BaseException:
+            if w is not None:
+                self._getters.abandon(w, self._give_back)
+            raise
         if result is TIMED_OUT:
             raise Empty
         if result is _SHUTDOWN:
@@ -298,11 +310,17 @@ class Queue(Generic[T]):
         """
         st = get_state()
         st.check()
-        with self.mutex:
-            if not self.unfinished_tasks:
-                return
-            w = self._joiners.enqueue_locked(st)
-        self._joiners.wait(st, w, None, self)
+        w = None
+        try:
+            with self.mutex:
+                if not self.unfinished_tasks:
+                    return
+                w = self._joiners.enqueue_locked(st)
+            self._joiners.wait(st, w, None, self)
+        except BaseException:
+            if w is not None:
+                self._joiners.abandon(w)
+            raise
 
     # -- shutdown --------------------------------------------------------------
 

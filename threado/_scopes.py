@@ -31,7 +31,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from threading import get_ident
 from types import TracebackType
-from typing import Literal, TypeVar, TypeVarTuple, overload
+from typing import Any, Literal, TypeVar, TypeVarTuple, overload
 
 from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
@@ -60,7 +60,19 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-def _misnested(scope: object) -> RuntimeError:
+def _misnested(scope: Any, st: ThreadState | None, prev: tuple[float | None, int]) -> RuntimeError:
+    """Recover from a scope left out of order, and say what went wrong.
+
+    In its own thread, the scope and everything entered after it are popped
+    and the thread's deadline and visibility restored to what they were
+    before it, so that a stale timeout or shield cannot poison the thread.
+    """
+    if st is not None and get_ident() == st.ident:
+        for i, entry in enumerate(st.scopes):
+            if entry is scope:
+                del st.scopes[i:]
+                st.deadline, st.visible_from = prev
+                break
     return RuntimeError(
         "threado scopes must be exited in the reverse order they were entered, "
         f"in the thread that entered them: {scope!r} is not the innermost scope here"
@@ -76,7 +88,15 @@ class TimeoutScope:
         expired: ``True`` once the block was cut short by its own deadline.
     """
 
-    __slots__ = ("_deadline", "_prev_deadline", "_raise", "_seconds", "_state", "expired")
+    __slots__ = (
+        "_deadline",
+        "_prev_deadline",
+        "_prev_visible",
+        "_raise",
+        "_seconds",
+        "_state",
+        "expired",
+    )
 
     def __init__(
         self, deadline: float | None, raise_on_expiry: bool, seconds: float | None
@@ -110,6 +130,7 @@ class TimeoutScope:
         self._state = st
         # Push: lower the thread's deadline, remembering what it was.
         prev = self._prev_deadline = st.deadline
+        self._prev_visible = st.visible_from
         st.scopes.append(self)
         d = self._deadline
         if d is not None and (prev is None or d < prev):
@@ -125,7 +146,7 @@ class TimeoutScope:
         st = self._state
         scopes = st.scopes  # type: ignore[union-attr]
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
-            raise _misnested(self)
+            raise _misnested(self, st, (self._prev_deadline, self._prev_visible))
         scopes.pop()
         st.deadline = self._prev_deadline  # type: ignore[union-attr]
         if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
@@ -271,7 +292,7 @@ class _Shield:
         st = self._state
         scopes = st.scopes  # type: ignore[union-attr]
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
-            raise _misnested(self)
+            raise _misnested(self, st, self._prev)
         scopes.pop()
         st.deadline, st.visible_from = self._prev  # type: ignore[union-attr]
         return False

@@ -85,6 +85,7 @@ class ThreadState:
         "__weakref__",
         "cancel",
         "deadline",
+        "depth",
         "end_hooks",
         "handle",
         "ident",
@@ -108,6 +109,9 @@ class ThreadState:
         self.visible_from = 0
         self.waiting_on: object = None
         self.wait_since = 0.0
+        # Waits in progress: more than one only when a signal handler waits
+        # while the thread is parked (see _parking.enter_wait).
+        self.depth = 0
         # States of threads blocked in testing.wait_parked() on this one.
         self.watchers: list[ThreadState] | None = None
         self.wakeup: Wakeup | None = None
@@ -198,6 +202,12 @@ class _EndSentinel:
         self.state = state
 
     def __del__(self) -> None:
+        # Only in the ending thread itself: in a forked child, CPython clears
+        # the states of the threads that did not survive from the forking
+        # thread, where their hooks could block on mutexes held at fork
+        # time (the fork handler in _threads ends their handles instead).
+        if threading.get_ident() != self.state.ident:
+            return
         hooks = self.state.end_hooks
         self.state.end_hooks = None
         for hook in hooks or ():

@@ -185,22 +185,26 @@ class Lock:
         w = _LockWaiter(st)
         waiters = self._waiters
         front = False
-        while True:
-            with self._mutex:
-                if front:
-                    waiters.appendleft(w)
-                else:
-                    waiters.append(w)
-                if self._inner.acquire(False):  # after enqueueing: see the docstring
-                    waiters.remove(w)
+        try:  # whatever escapes between enqueueing and returning, abandon
+            while True:
+                with self._mutex:
+                    if front:
+                        waiters.appendleft(w)
+                    else:
+                        waiters.append(w)
+                    if self._inner.acquire(False):  # after enqueueing: see the docstring
+                        waiters.remove(w)
+                        return True
+                result = self._queue.wait(st, w, deadline, self, self._pass_on)
+                if result is HANDED:
                     return True
-            result = self._queue.wait(st, w, deadline, self, self._pass_on)
-            if result is HANDED:
-                return True
-            if result is TIMED_OUT:
-                return False
-            w.result = PENDING  # RETRY: the lock was free a moment ago
-            front = True
+                if result is TIMED_OUT:
+                    return False
+                w.result = PENDING  # RETRY: the lock was free a moment ago
+                front = True
+        except BaseException:
+            self._queue.abandon(w, self._pass_on)
+            raise
 
     def _pass_on(self, result: object) -> None:
         """A waiter abandoned after a hand-off: pass it to the next one."""
@@ -339,28 +343,29 @@ class RLock:
         w = _LockWaiter(st)
         waiters = self._waiters
         front = False
-        while True:
-            with self._mutex:
-                if front:
-                    waiters.appendleft(w)
-                else:
-                    waiters.append(w)
-                reserved = self._reserved
-                if (reserved is None or reserved is w) and inner.acquire(False):
-                    waiters.remove(w)
-                    if reserved is w:
-                        self._reserved = None
-                    return True
-            try:
+        try:  # whatever escapes between enqueueing and returning, abandon
+            while True:
+                with self._mutex:
+                    if front:
+                        waiters.appendleft(w)
+                    else:
+                        waiters.append(w)
+                    reserved = self._reserved
+                    if (reserved is None or reserved is w) and inner.acquire(False):
+                        waiters.remove(w)
+                        if reserved is w:
+                            self._reserved = None
+                        return True
                 result = self._queue.wait(st, w, deadline, self, self._pass_on)
-            except BaseException:
-                self._drop_reservation(w)
-                raise
-            if result is TIMED_OUT:
-                self._drop_reservation(w)
-                return False
-            w.result = PENDING  # RETRY: the lock was free a moment ago
-            front = True
+                if result is TIMED_OUT:
+                    self._drop_reservation(w)
+                    return False
+                w.result = PENDING  # RETRY: the lock was free a moment ago
+                front = True
+        except BaseException:
+            self._queue.abandon(w, self._pass_on)
+            self._drop_reservation(w)
+            raise
 
     def _drop_reservation(self, w: Waiter) -> None:
         """``w`` leaves: if the lock was kept for it, offer it to the next."""
@@ -552,11 +557,20 @@ class Condition:
         deadline = _wait_deadline(timeout)
         st = get_state()
         st.check()
-        with self._mutex:
-            w = self._queue.enqueue_locked(st)
-        saved = self._release_save()
+        w = None
+        try:
+            with self._mutex:
+                w = self._queue.enqueue_locked(st)
+            saved = self._release_save()
+        except BaseException:
+            if w is not None:  # interrupted before releasing the lock
+                self._queue.abandon(w, self._pass_on)
+            raise
         try:
             result = self._queue.wait(st, w, deadline, self, self._pass_on)
+        except BaseException:
+            self._queue.abandon(w, self._pass_on)
+            raise
         finally:
             if not self._try_restore(saved):
                 with shield():  # the re-acquire must not be cancelled
@@ -653,14 +667,20 @@ class Semaphore:
         st = get_state()
         if blocking:
             st.check()
-        with self._mutex:
-            if self._value > 0:
-                self._value -= 1
-                return True
-            if not blocking or (deadline is not None and deadline <= clock()):
-                return False
-            w = self._queue.enqueue_locked(st)
-        return self._queue.wait(st, w, deadline, self, self._give_back) is not TIMED_OUT
+        w = None
+        try:
+            with self._mutex:
+                if self._value > 0:
+                    self._value -= 1
+                    return True
+                if not blocking or (deadline is not None and deadline <= clock()):
+                    return False
+                w = self._queue.enqueue_locked(st)
+            return self._queue.wait(st, w, deadline, self, self._give_back) is not TIMED_OUT
+        except BaseException:
+            if w is not None:
+                self._queue.abandon(w, self._give_back)
+            raise
 
     __enter__ = acquire
 
@@ -765,11 +785,17 @@ class Event:
         deadline = _wait_deadline(timeout)
         st = get_state()
         st.check()
-        with self._mutex:
-            if self._flag:
-                return True
-            w = self._queue.enqueue_locked(st)
-        return self._queue.wait(st, w, deadline, self) is not TIMED_OUT
+        w = None
+        try:
+            with self._mutex:
+                if self._flag:
+                    return True
+                w = self._queue.enqueue_locked(st)
+            return self._queue.wait(st, w, deadline, self) is not TIMED_OUT
+        except BaseException:
+            if w is not None:
+                self._queue.abandon(w)
+            raise
 
     def _at_fork_reinit(self) -> None:
         self._mutex = _thread.allocate_lock()
@@ -864,28 +890,34 @@ class Barrier:
         deadline = _wait_deadline(timeout)
         st = get_state()
         st.check()
-        with self._mutex:
-            if self._broken:
-                raise BrokenBarrierError
-            gen = self._gen
-            index = gen.count
-            gen.count += 1
-            if gen.count == self._parties:
-                # Passed: hand the generation to every waiter (so that none
-                # can abandon it any more) and open the next one.
-                gen.members = list(gen.queue.waiters)
-                for other in gen.members:
-                    other.result = gen
-                gen.queue.waiters.clear()
-                self._gen = _Generation(self._mutex)
-                w = None
-            else:
-                w = gen.queue.enqueue_locked(st)
-        if w is None:
-            return self._run_action(gen, index)
-        # Leaving before everybody arrived breaks the barrier, in the same
-        # critical section that takes us out of the generation.
-        result = gen.queue.wait(st, w, deadline, self, None, self._break_locked)
+        w: Waiter | None = None
+        gen = self._gen
+        try:
+            with self._mutex:
+                if self._broken:
+                    raise BrokenBarrierError
+                gen = self._gen
+                index = gen.count
+                gen.count += 1
+                if gen.count == self._parties:
+                    # Passed: hand the generation to every waiter (so that
+                    # none can abandon it any more) and open the next one.
+                    gen.members = list(gen.queue.waiters)
+                    for other in gen.members:
+                        other.result = gen
+                    gen.queue.waiters.clear()
+                    self._gen = _Generation(self._mutex)
+                else:
+                    w = gen.queue.enqueue_locked(st)
+            if w is None:
+                return self._run_action(gen, index)
+            # Leaving before everybody arrived breaks the barrier, in the
+            # same critical section that takes us out of the generation.
+            result = gen.queue.wait(st, w, deadline, self, None, self._break_locked)
+        except BaseException:
+            if w is not None:
+                gen.queue.abandon(w, None, self._break_locked)
+            raise
         if result is TIMED_OUT or result is not gen:  # timed out, reset or broken
             raise BrokenBarrierError
         # Every party arrived: the barrier has passed for us. Wait for the

@@ -66,6 +66,8 @@ _counter = itertools.count(1)
 # introspection), and handles whose failure is still unreported.
 _registry_lock = _thread.allocate_lock()
 _running: set[Thread[Any]] = set()
+# Handles of threads threado did not start (ended by the fork handler).
+_adopted: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
 _unretrieved: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
 
 
@@ -137,7 +139,11 @@ class Thread(Generic[T]):
         """Mark the thread ended: wake joiners, then run the callbacks."""
         done = self._done
         with done.mutex:
+            # Set before leaving the registry: a fork at any point in between
+            # finds the handle either registered or ended (see the handler).
             done._set = True
+            with _registry_lock:
+                _running.discard(self)
             done.handoff_all_locked(True)
             callbacks = self._callbacks
             self._callbacks = None
@@ -235,6 +241,7 @@ class Thread(Generic[T]):
             if blocking and self._state is not lookup_state():
                 self._join_os_thread()
             return True
+        deadline = deadline_from_timeout(timeout)  # bad input fails before anything happens
         source = current_thread()
         me = source._state
         self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {source._name}")
@@ -244,7 +251,7 @@ class Thread(Generic[T]):
             if not self._done.wait_until(clock() + CANCEL_WARN_AFTER, self):
                 self._warn_stuck()
                 self._done.wait_until(None, self)
-        elif not self._done.wait_until(deadline_from_timeout(timeout), self):
+        elif not self._done.wait_until(deadline, self):
             return False
         self._join_os_thread()
         return True
@@ -430,8 +437,6 @@ def _bootstrap(
         if exc.__traceback__ is not None:
             exc.__traceback__ = exc.__traceback__.tb_next
         error = exc
-    with _registry_lock:
-        _running.discard(handle)
     state.handle = None
     state.waiting_on = None
     handle._record(result, error)
@@ -515,7 +520,12 @@ def adopt_current(thread: threading.Thread) -> Thread[Any]:
         # The main thread's storage outlives the wait for non-daemon threads
         # at exit; its end is when that wait starts, or a non-daemon thread
         # joining (or cancelling) it would never return.
-        threading._register_atexit(h._end)  # type: ignore[attr-defined]
+        try:
+            threading._register_atexit(h._end)  # type: ignore[attr-defined]
+        except RuntimeError:
+            h._end()  # called during interpreter exit: threading is done with it
+    with _registry_lock:
+        _adopted.add(h)
     return h
 
 
@@ -538,16 +548,21 @@ def _after_fork_in_child() -> None:
     global _registry_lock
     _registry_lock = _thread.allocate_lock()
     me = lookup_state()
-    for h in list(_running):
-        if h._state is not me:
-            # That thread does not exist in the child: it is over, with no
-            # outcome (join() raises ThreadError, as for a failure).
+    for h in [*_running, *_adopted]:
+        if h._state is me or h._done._set:
+            continue
+        # That thread does not exist in the child: it is over. A spawned one
+        # has no outcome (join() raises ThreadError, as for a failure). Its
+        # latch and callbacks are replaced, not run: their locks and the
+        # groups they would notify may be held by threads that are gone.
+        if h._spawned and h._exc is None and h._result is None:
             h._exc = RuntimeError(f"thread {h._name!r} does not exist in this forked child")
             h._retrieved = True  # nothing to report in the child
-            h._done = Latch()
-            h._callbacks = []
-            h._end()
-            _running.discard(h)
+        h._done = Latch()
+        h._done._set = True
+        h._callbacks = None
+    _running.clear()
+    _adopted.clear()
 
 
 if hasattr(os, "register_at_fork"):
