@@ -62,6 +62,36 @@ EXPECTED: dict[str, list[str]] = {
         "main: a cancelled=True, barrier broken=True",
         "main: after reset(), three parties passed with indices [0, 1, 2]",
     ],
+    "group_worker_pool.py": [
+        "main: all 40 items processed: True",
+        "main: sum of the squares: 20540",
+        "main: every worker ran its cleanup: [0, 1, 2, 3]",
+        "main: every worker ended by cancellation: True",
+        "main: no failures: []",
+    ],
+    "group_first_answer.py": [
+        "main: g.completed is mirror-d: 'file from mirror-d'",
+        "main: cancelled mid-wait: ['mirror-a', 'mirror-b']",
+        "main: cleanup ran for: ['mirror-a', 'mirror-b', 'mirror-d']",
+        "main: collected, not raised: [ConnectionError('mirror-c: connection refused')]",
+        "main: the cache returned None; still racing: True",
+        "main: g.completed is database: 'user:42 from the database'",
+    ],
+    "group_batch_timeout.py": [
+        "main: the batch raised ThreadTimeout after ",
+        "main: finished: {'job-0': 0, 'job-1': 10, 'job-3': 30, 'job-4': 40, 'job-6': 60}",
+        "main: cancelled: ['job-2', 'job-5', 'job-7']",
+        "main: never started: ['job-8', 'job-9']",
+        "main: still running: []",
+    ],
+    "group_philosophers.py": [
+        *(f"philosopher {i}: cancelled" for i in range(5)),
+        "main: the timeout expired: True",
+        "main: philosophers still at the table: []",
+        "main: forks still taken: []",
+        *(f"philosopher {i}: ate" for i in range(1, 5)),
+        "main: failures: []",
+    ],
 }
 
 # Each example runs in a couple of seconds at most; this bound is generous so

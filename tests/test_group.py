@@ -504,3 +504,28 @@ def test_stress_many_short_groups_with_failures_cancels_and_timeouts() -> None:
         assert raised <= failed
     assert groups > 50
     assert threading.active_count() == baseline
+
+
+def test_add_refuses_the_blocks_own_thread_and_ignores_duplicates() -> None:
+    def body() -> str:
+        with ThreadGroup() as g:
+            with pytest.raises(RuntimeError, match="cannot join it"):
+                g.add(threado.current_thread())
+            t = g.spawn(pow, 2, 2)
+            g.add(t)  # already in: nothing happens
+        assert g.threads == [t]
+        return "ok"
+
+    assert threado.spawn(body).join() == "ok"
+
+
+def test_body_exception_is_not_shown_twice() -> None:
+    with pytest.raises(ExceptionGroup) as info:
+        with ThreadGroup():
+            raise RuntimeError("body")
+    assert info.value.__suppress_context__
+
+
+def test_limit_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        ThreadGroup(limit=True)

@@ -26,8 +26,9 @@ class CancelReason(enum.Enum):
             the exception's ``source`` is the canceller's thread handle.
         DEADLINE: The deadline of an enclosing timeout block passed;
             ``source`` is its :class:`threado.TimeoutScope`.
-        GROUP: A thread group cancelled its threads (reserved for thread
-            groups, which are not built yet).
+        GROUP: A :class:`threado.ThreadGroup` cancelled its threads (a
+            failure, a race won, the end of a ``wait=None`` block, or an
+            exception from the block); ``source`` is the group.
     """
 
     EXPLICIT = "explicit"

@@ -75,11 +75,15 @@ class ThreadGroup:
       failures are still raised.
 
     A thread that ended by cancellation, by the group or by anyone, is not a
-    failure. If the body raises, every thread is cancelled and waited for
-    (their cleanup runs) before the exception propagates: an ordinary
-    exception joins the failures in the ``ExceptionGroup``;
+    failure. A failure cancels the group's other threads, not the body: the
+    body learns of it when it reaches the end of the block (or sees it in
+    :attr:`exceptions`). If the body raises, every thread is cancelled and
+    waited for (their cleanup runs) before the exception propagates: an
+    ordinary exception joins the failures in the ``ExceptionGroup``;
     :class:`ThreadCancelled` (an enclosing timeout too), ``KeyboardInterrupt``
-    and ``SystemExit`` propagate as themselves.
+    and ``SystemExit`` propagate as themselves. (A second Ctrl-C during that
+    wait interrupts it: the threads are cancelled, but may still be running
+    their cleanup when the ``KeyboardInterrupt`` propagates.)
 
     Args:
         wait: The exit policy: ``all``, ``any``, ``object`` or ``None``.
@@ -94,7 +98,9 @@ class ThreadGroup:
     def __init__(self, wait: Any = all, *, limit: int | None = None) -> None:
         if not any(wait is p for p in _POLICIES):
             raise ValueError(f"wait must be all, any, object or None, not {wait!r}")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
             raise ValueError(f"limit must be a positive integer or None, not {limit!r}")
         self._wait = wait
         self._limit = limit
@@ -107,6 +113,8 @@ class ThreadGroup:
         self._running: set[Thread[Any]] = set()
         self._finished: deque[Thread[Any]] = deque()
         self._entered = False
+        # The state of the thread running the block (it cannot join the group).
+        self._owner: Any = None
         self._closed = False
         self._cancelling = False
         self.completed: Thread[Any] | None = None
@@ -146,18 +154,30 @@ class ThreadGroup:
         return t
 
     def add(self, thread: Thread[Any]) -> None:
-        """Adopt ``thread``, a running thread started by :func:`threado.spawn`.
+        """Adopt ``thread``, a thread started by :func:`threado.spawn`.
+
+        Adding a thread that is already in the group does nothing. A thread
+        that has already ended joins the group as ended. With a ``limit``,
+        this is a blocking point that waits for a free slot.
 
         Raises:
             TypeError: ``thread`` is not a threado thread.
-            RuntimeError: the group is closed, or ``thread`` is not one that
-                threado started (only those tell the group when they end).
+            RuntimeError: the group is closed; ``thread`` is not one that
+                threado started (only those tell the group when they end);
+                or it is the thread running the group's block (which would
+                wait for itself).
+            ThreadCancelled: the caller was cancelled while waiting for a slot.
         """
         if not isinstance(thread, Thread):
             raise TypeError(f"add() needs a threado.Thread, not {type(thread).__name__}")
         if not thread._spawned:
             raise RuntimeError(f"only threads started by threado can join a group: {thread!r}")
+        if self._owner is not None and thread._state is self._owner:
+            raise RuntimeError("the thread running a ThreadGroup's block cannot join it")
         self._check_open()
+        with self._mutex:
+            if thread in self._running or thread in self._threads:
+                return
         if self._slots is not None:
             self._slots.acquire()
         self._adopt(thread)
@@ -225,8 +245,12 @@ class ThreadGroup:
 
     # -- waiting -----------------------------------------------------------------
 
-    def _wait_all_ended(self) -> None:
-        """Wait until no thread of the group runs (a blocking point)."""
+    def _wait_all_ended(self, close: bool = False) -> None:
+        """Wait until no thread of the group runs (a blocking point).
+
+        With ``close``, the group is closed in the critical section that
+        finds it empty, so no thread can join it in between.
+        """
         st = get_state()
         st.check()
         while True:
@@ -234,6 +258,8 @@ class ThreadGroup:
             try:
                 with self._mutex:
                     if not self._running:
+                        if close:
+                            self._closed = True
                         return
                     w = self._watchers.enqueue_locked(st)
                 self._watchers.wait(st, w, None, self)
@@ -253,7 +279,8 @@ class ThreadGroup:
         """Cancel every running thread of the group and wait for them to end.
 
         A blocking point; the wait for the cancelled threads' cleanup is
-        shielded.
+        shielded. The group stays cancelling: threads spawned into it later
+        are cancelled at once (they run up to their first blocking point).
         """
         get_state().check()
         self._start_cancelling()
@@ -342,6 +369,7 @@ class ThreadGroup:
         if self._entered:
             raise RuntimeError("a ThreadGroup can be entered only once")
         self._entered = True
+        self._owner = get_state()
         return self
 
     def __exit__(
@@ -349,7 +377,7 @@ class ThreadGroup:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         if exc is not None or self._wait is None:
             self._start_cancelling()
         try:
@@ -362,12 +390,10 @@ class ThreadGroup:
             if exc is None:
                 exc = interrupted
         with shield():  # the children's cleanup always runs first
-            self._wait_all_ended()
-        with self._mutex:
-            self._closed = True
-        return self._outcome(exc)
+            self._wait_all_ended(close=True)
+        self._outcome(exc)
 
-    def _outcome(self, exc: BaseException | None) -> bool:
+    def _outcome(self, exc: BaseException | None) -> None:
         """Raise what leaving the block must raise (see the class docstring)."""
         failures = [t for t in self.threads if _is_failure(t)]
         if exc is not None and not isinstance(exc, Exception):
@@ -375,7 +401,7 @@ class ThreadGroup:
             # The failures stay unretrieved, so they are logged, not lost.
             raise exc
         if self._wait in (any, object) and self.completed is not None and exc is None:
-            return False
+            return
         errors: list[BaseException] = []
         if exc is not None:
             errors.append(exc)
@@ -385,8 +411,8 @@ class ThreadGroup:
         if errors:
             # An ExceptionGroup when every error is an Exception (the usual
             # case), a BaseExceptionGroup if a thread died of, say, SystemExit.
-            raise BaseExceptionGroup("unhandled errors in a ThreadGroup", errors)
-        return False
+            # from None: the body's exception is inside the group already.
+            raise BaseExceptionGroup("unhandled errors in a ThreadGroup", errors) from None
 
     def __repr__(self) -> str:
         policy = {all: "all", any: "any", object: "object", None: "None"}[self._wait]
