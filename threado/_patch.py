@@ -39,6 +39,7 @@ from typing import Any
 
 from . import select as _tselect
 from . import socket as _tsocket
+from . import subprocess as _tsubprocess
 from ._parking import deadline_from_timeout
 from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
 from ._scopes import shield
@@ -189,6 +190,7 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("select", "select", lambda: _tselect.select),
     ("select", "poll", lambda: _tselect.poll),
     ("select", "epoll", lambda: _tselect.epoll),
+    ("subprocess", "Popen", lambda: _tsubprocess.Popen),
     # selectors bound these as class attributes when it was imported.
     ("selectors", "SelectSelector._select", lambda: staticmethod(_tselect.select)),
     ("selectors", "PollSelector._selector_cls", lambda: _tselect.poll),
@@ -206,7 +208,10 @@ def patch() -> None:
     ``getaddrinfo``, ``create_connection``, ``create_server``) and
     ``select.select``/``poll``/``epoll`` (and so every :mod:`selectors`
     selector), which makes ``http.client``, ``urllib``, ``socketserver`` and
-    other socket users cancellable. Idempotent. Call it first, at program start:
+    other socket users cancellable; and ``subprocess.Popen``, whose ``wait``
+    and ``communicate`` become cancellable and stop and reap the child when
+    cancelled (so ``run``, ``call``, ``check_output`` ... do too).
+    Idempotent. Call it first, at program start:
     objects created before it keep the standard classes.
     """
     global _patched
