@@ -15,6 +15,7 @@ from ._fdwait import wait_writable as wait_writable
 from ._group import ThreadGroup as ThreadGroup
 from ._patch import get_original as get_original
 from ._patch import is_patched as is_patched
+from ._patch import more_magic as more_magic
 from ._patch import patch as patch
 from ._patch import unpatch as unpatch
 from ._queues import LifoQueue as LifoQueue
@@ -76,6 +77,7 @@ __all__ = [
     "ignore_after",
     "ignore_at",
     "is_patched",
+    "more_magic",
     "patch",
     "run",
     "shield",

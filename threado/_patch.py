@@ -33,8 +33,11 @@ import _thread
 import importlib
 import math
 import operator
+import sys
 import threading
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import select as _tselect
@@ -48,7 +51,7 @@ from ._state import lookup_state
 from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._threads import Thread, adopt_current
 
-__all__ = ["get_original", "is_patched", "patch", "unpatch"]
+__all__ = ["get_original", "is_patched", "more_magic", "patch", "unpatch"]
 
 # (module name, attribute) -> the standard library's original.
 _originals: dict[tuple[str, str], Any] = {}
@@ -234,3 +237,86 @@ def unpatch() -> None:
                 setattr(owner, attr, _originals[key])
         _unpatch_thread_methods()
         _patched = False
+
+
+# -- more_magic ---------------------------------------------------------------------
+
+
+class _MagicModule(types.ModuleType):
+    """A standard module as seen by a library imported under :func:`more_magic`:
+    the names :func:`patch` replaces are threado's, everything else the module's."""
+
+    def __init__(self, real: types.ModuleType, replacements: dict[str, Any]) -> None:
+        super().__init__(real.__name__, real.__doc__)
+        self.__dict__["_real"] = real
+        self.__dict__["_replacements"] = replacements
+
+    def __getattr__(self, name: str) -> Any:
+        replacements = self.__dict__["_replacements"]
+        if name in replacements:
+            return replacements[name]
+        return getattr(self.__dict__["_real"], name)
+
+    def __repr__(self) -> str:
+        return f"<module {self.__name__!r} (threado's cancellable view)>"
+
+
+_magic_modules: dict[str, _MagicModule] = {}
+
+
+def _magic_view(name: str) -> _MagicModule:
+    view = _magic_modules.get(name)
+    if view is None:
+        replacements = {
+            attr: value()
+            for module, attr, value in _REPLACEMENTS
+            if module == name and "." not in attr and _has(module, attr)
+        }
+        view = _magic_modules[name] = _MagicModule(sys.modules[name], replacements)
+    return view
+
+
+@contextmanager
+def more_magic() -> Iterator[None]:
+    """Make the libraries imported inside the block use threado's versions.
+
+    ``with threado.more_magic(): import somelib``. While the block runs the
+    standard library is patched (as by :func:`patch`), so names a library
+    binds at import (``from time import sleep``, ``from threading import
+    Lock``) are threado's; when it ends, the modules imported in the block
+    get, in place of their references to ``time``, ``threading``, ``queue``,
+    ``socket``, ``select`` and ``subprocess``, views of those modules whose
+    patched names are threado's, so calls made later (``time.sleep(...)``)
+    stay cancellable; and the patch is undone (if :func:`patch` was not in
+    effect before).
+
+    Differences from :func:`patch`: only the libraries imported in the block
+    are affected afterwards; modules imported before it keep what they
+    have; and, while the block runs, the whole process sees the patch.
+    """
+    already = set(sys.modules)
+    was_patched = is_patched()
+    if not was_patched:
+        patch()
+    try:
+        yield
+    finally:
+        try:
+            targets = {
+                name for module, _, _ in _REPLACEMENTS if "." not in module for name in [module]
+            }
+            for mod_name in set(sys.modules) - already:
+                module = sys.modules.get(mod_name)
+                namespace = getattr(module, "__dict__", None)
+                if not isinstance(namespace, dict) or mod_name.startswith("threado"):
+                    continue
+                for key, value in list(namespace.items()):
+                    if (
+                        isinstance(value, types.ModuleType)
+                        and value.__name__ in targets
+                        and sys.modules.get(value.__name__) is value
+                    ):
+                        namespace[key] = _magic_view(value.__name__)
+        finally:
+            if not was_patched:
+                unpatch()
