@@ -21,7 +21,9 @@ Theory of operation
   the standard library.
 * Nothing is lost: ``recv`` either returns the bytes it read or raises
   before reading any; a cancelled ``sendall`` says how many bytes it sent
-  in the exception's ``bytes_sent`` attribute.
+  in the exception's ``bytes_sent`` attribute. A buffered ``makefile()``
+  stream whose read is cancelled refuses further reads, since its buffer
+  cannot give back what it took from the socket.
 * A thread that has never used threado (no handle exists, so nobody can
   cancel it, and it has no deadline) takes the standard library's path
   directly: patched sockets cost such threads one attribute lookup.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import _thread
 import errno
+import io
 import os
 import socket as _socket
 from collections.abc import Callable
@@ -229,6 +232,50 @@ class socket(_socket.socket):
             if timeout is None:
                 super().settimeout(None)
 
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """``socket.makefile``, whose reads and writes are blocking points.
+
+        A buffered stream whose read is cancelled is closed for reading
+        (later reads raise ``ValueError``): its buffer may hold bytes read
+        from the socket that it cannot give back, so reading on could skip
+        or repeat data. ``flush()`` and ``close()`` still work. An unbuffered
+        stream (``buffering=0``) loses nothing and stays fully usable.
+        """
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        binary = "b" in mode
+        rawmode = ("r" if reading else "") + ("w" if writing else "")
+        if buffering is None or buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        raw = _SocketIO(self, rawmode, close_on_cancel=buffering != 0)
+        self._io_refs += 1  # type: ignore[attr-defined]
+        if buffering == 0:
+            if not binary:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: Any
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        text = io.TextIOWrapper(buffer, io.text_encoding(encoding), errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
     def dup(self) -> socket:
         """``socket.dup``, returning a threado socket."""
         fd = _socket.dup(self.fileno())
@@ -238,6 +285,32 @@ class socket(_socket.socket):
 
 
 socket.__module__ = "threado.socket"
+
+
+class _SocketIO(_socket.SocketIO):
+    """The raw layer of :meth:`socket.makefile` streams (see there)."""
+
+    def __init__(self, sock: socket, mode: str, close_on_cancel: bool) -> None:
+        super().__init__(sock, mode)  # type: ignore[arg-type]
+        self._close_on_cancel = close_on_cancel
+        self._read_cancelled = False
+
+    def readinto(self, b: Any) -> int | None:
+        if self._read_cancelled:
+            raise ValueError(
+                "read from a socket stream whose earlier read was cancelled "
+                "(its buffer may hold bytes it cannot give back)"
+            )
+        try:
+            return super().readinto(b)
+        except ThreadCancelled:
+            # Closed for reading, not closed outright: the buffered stream
+            # above must still flush and close (libraries do, while the
+            # cancellation propagates).
+            self._read_cancelled = self._close_on_cancel
+            raise
+
+
 SocketType = socket
 
 
