@@ -11,7 +11,8 @@ import threado.testing
 
 def test_all_matches_the_public_names() -> None:
     public = {name for name in vars(threado) if not name.startswith("_")}
-    modules = {"testing", "socket", "select", "subprocess"}  # submodules appear as attributes once imported
+    # Public submodules appear as attributes once imported.
+    modules = {"testing", "socket", "select", "subprocess"}
     assert set(threado.__all__) == public - modules
     assert len(threado.__all__) == len(set(threado.__all__))
 
