@@ -202,3 +202,36 @@ def test_cancel_from_a_signal_handler_wakes_an_io_wait(pair: Any) -> None:
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert t.cancelled
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_sockets_with_a_timeout_are_cancelled_at_once(timeout: float | None) -> None:
+    """On a socket with a timeout, CPython waits for readiness itself for the
+    whole timeout; threado must wait first so that a cancel lands at once."""
+    a, b = tsocket.socketpair()
+    a.settimeout(timeout)
+    try:
+        t = threado.spawn(a.recv, 10)
+        wait_parked(t)
+        start = time.monotonic()
+        assert t.cancel(timeout=10)
+        assert time.monotonic() - start < 1
+        assert t.cancelled
+        start = time.monotonic()
+        with pytest.raises(threado.ThreadTimeout):
+            with threado.timeout_after(0.05):
+                a.recv(1)
+        assert time.monotonic() - start < 1
+        b.send(b"ok")
+        assert a.recv(2) == b"ok"  # and data still flows
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wait_readable_on_a_closed_descriptor_raises() -> None:
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        threado.wait_readable(r, timeout=1)

@@ -239,6 +239,8 @@ threado.spawn(accept_forever, daemon=True)
     "client",
     [
         "urllib.request.urlopen(f'http://127.0.0.1:{port}/')",
+        "urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=30)",
+        "requests.get(f'http://127.0.0.1:{port}/', timeout=30)",
         "http_client_get()",
         "requests.get(f'http://127.0.0.1:{port}/')",
         "socket.create_connection(('127.0.0.1', port)).recv(1)",

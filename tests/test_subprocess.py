@@ -129,3 +129,16 @@ def test_patched_subprocess_run_is_cancellable() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split("\n")[:2] == ["True True", "[]"], out.stderr
+
+
+def test_a_cancel_while_a_with_block_waits_for_its_child_stops_it() -> None:
+    before = children()
+
+    def body() -> None:
+        with tsp.Popen(SLEEPER):
+            pass  # the block ends; __exit__ waits for the child
+
+    t = threado.spawn(body)
+    wait_parked(t)
+    assert t.cancel(timeout=10)
+    assert children() == before

@@ -24,6 +24,7 @@ thread's end hook. A thread that never waits on I/O costs no descriptor.
 from __future__ import annotations
 
 import _thread
+import errno
 import os
 import select
 from typing import Final
@@ -168,7 +169,10 @@ def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -
         ``True`` once ready (or in error/hang-up: the next I/O call reports
         it), ``False`` if ``deadline`` (a :func:`threado.clock` value) passed.
     """
-    return bool(poll_fds({fd: events}, deadline, what if what is not None else f"descriptor {fd}"))
+    ready = poll_fds({fd: events}, deadline, what if what is not None else f"descriptor {fd}")
+    if ready and ready[0][1] & select.POLLNVAL:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+    return bool(ready)
 
 
 def wait_readable(fd: int | object, timeout: float | None = None) -> bool:

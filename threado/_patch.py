@@ -2,7 +2,9 @@
 
 :func:`patch` replaces, process-wide, the blocking calls of the standard
 library with threado's cancellable versions: ``time.sleep``, the
-``threading`` primitives and ``Thread.join``, and the ``queue`` classes.
+``threading`` primitives and ``Thread.join``, the ``queue`` classes, the
+``socket`` class and its constructors, ``select``'s waits (and the
+``selectors`` classes built on them) and ``subprocess.Popen``.
 Importing threado patches nothing.
 
 Theory of operation
@@ -109,8 +111,9 @@ _SLEEP_MAX = 2**63 / 1e9
 
 def sleep(secs: float) -> None:
     """``time.sleep``, cancellable: a blocking point (same results and errors)."""
-    if type(secs) is not float:
-        secs = float(operator.index(secs))  # type: ignore[arg-type]  # TypeError, as time.sleep
+    # float subclasses (numpy floats) are floats; anything else must be an
+    # integer (operator.index raises the TypeError time.sleep raises).
+    secs = float(secs) if isinstance(secs, float) else float(operator.index(secs))
     if secs != secs:
         raise ValueError("Invalid value NaN (not a number)")
     if secs < 0:

@@ -71,15 +71,24 @@ class socket(_socket.socket):
     __slots__ = ()
 
     def _blocking(self, events: int, attempt: Callable[[], T]) -> T:
-        """Run ``attempt`` (a non-blocking try) until it does not block."""
+        """Run ``attempt`` (a non-blocking try) until it does not block.
+
+        On a socket with a timeout, CPython's own code waits for readiness
+        (up to the whole timeout) before it tries the call, and no cancel
+        reaches that wait; so there threado waits first, cancellably, and
+        tries only once the descriptor is ready.
+        """
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
+        wait_first = timeout is not None
         while True:
+            if wait_first and not wait_fd(self.fileno(), events, deadline, self):
+                raise TimeoutError("timed out")
             try:
                 return attempt()
             except (BlockingIOError, InterruptedError):
                 pass
-            if not wait_fd(self.fileno(), events, deadline, self):
+            if not wait_first and not wait_fd(self.fileno(), events, deadline, self):
                 raise TimeoutError("timed out")
 
     def _cancellable(self) -> bool:
@@ -136,8 +145,10 @@ class socket(_socket.socket):
             return super().sendto(data, *args)
         if len(args) == 1:
             flags, address = 0, args[0]
-        else:
+        elif len(args) == 2:
             flags, address = args
+        else:
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         f = flags | _DONTWAIT
         return self._blocking(_POLLOUT, lambda: _stdsocket.sendto(self, data, f, address))
 
@@ -157,14 +168,17 @@ class socket(_socket.socket):
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
         f = flags | _DONTWAIT
+        wait_first = timeout is not None  # see _blocking
         try:
             while sent < total:
+                if wait_first and not wait_fd(self.fileno(), _POLLOUT, deadline, self):
+                    raise TimeoutError("timed out")
                 try:
                     sent += _stdsocket.send(self, view[sent:], f)
                     continue
                 except (BlockingIOError, InterruptedError):
                     pass
-                if not wait_fd(self.fileno(), _POLLOUT, deadline, self):
+                if not wait_first and not wait_fd(self.fileno(), _POLLOUT, deadline, self):
                     raise TimeoutError("timed out")
         except ThreadCancelled as exc:
             exc.bytes_sent = sent  # type: ignore[attr-defined]
@@ -217,10 +231,13 @@ class socket(_socket.socket):
         return self._connect(address)
 
     def _connect(self, address: Any) -> int:
+        # connect without blocking (with a timeout, CPython's own code would
+        # wait for the whole timeout where no cancel reaches it), then wait
+        # here, cancellably, and restore the socket's timeout. Nothing else
+        # uses a socket that is still connecting.
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
-        if timeout is None:
-            super().settimeout(0.0)  # connect without blocking, then restore
+        super().settimeout(0.0)
         try:
             err = super().connect_ex(address)
             if err not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
@@ -229,8 +246,7 @@ class socket(_socket.socket):
                 raise TimeoutError("timed out")
             return self.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         finally:
-            if timeout is None:
-                super().settimeout(None)
+            super().settimeout(timeout)
 
     def makefile(
         self,

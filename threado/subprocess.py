@@ -200,8 +200,12 @@ class Popen(_subprocess.Popen):  # type: ignore[type-arg]
             (exc_type is not None and issubclass(exc_type, ThreadCancelled)) or cancel_requested()
         ):
             self._stop()
-        with shield():  # reaping must not be cut short: no zombie
+        try:
+            # Closes the pipes and waits for the child: a blocking point.
             super().__exit__(exc_type, value, traceback)
+        except ThreadCancelled:
+            self._stop()  # cancelled while waiting: stop and reap, no zombie
+            raise
 
 
 Popen.__module__ = "threado.subprocess"
