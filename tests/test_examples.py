@@ -92,6 +92,17 @@ EXPECTED: dict[str, list[str]] = {
         *(f"philosopher {i}: ate" for i in range(1, 5)),
         "main: failures: []",
     ],
+    "io_and_patching.py": [
+        "server: read 'GET /report HTTP/1.1', and will never answer",
+        "main: cancel() returned True",
+        "main: the downloader ended with ThreadCancelled: cancelled=True",
+        "main: the request raised ThreadTimeout after ",
+        "main: a child is running: True",
+        "main: cancel() returned True, runner cancelled=True",
+        "main: child processes left: False",
+        "main: cancel() returned True, reader cancelled=True",
+        "main: the next recv gets b'every byte'",
+    ],
 }
 
 # Each example runs in a couple of seconds at most; this bound is generous so
