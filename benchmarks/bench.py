@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench.py            # full run, a few minutes
-    python benchmarks/bench.py --quick    # CI: well under a minute
+    python benchmarks/bench.py            # full run, about five minutes
+    python benchmarks/bench.py --quick    # CI: about a minute
     python benchmarks/bench.py --json out.json --only sleep
 
 Every row runs a standard-library case and the matching threado case in the
@@ -12,8 +12,9 @@ same process, alternating their repeats (stdlib, threado, stdlib, threado,
 performance contract (SPEC.md section 9). Absolute times on a shared machine
 are noise; ratios measured in the same run are what counts. The control row
 runs one stdlib case against itself in the same way, so its distance from
-1.00x shows how noisy the run was. The script only reports: it never fails
-because of a number.
+1.00x shows how noisy the run was. A row whose target is ``None`` only
+reports its ratio (marked ``report``). The script only reports: it never
+fails because of a number.
 
 There are two kinds of case:
 
@@ -42,6 +43,7 @@ import json
 import math
 import os
 import platform
+import queue
 import statistics
 import sys
 import threading
@@ -76,7 +78,9 @@ class TimeCase:
     stdlib: Runner
     threado: Runner
     target: float | None
-    """Largest acceptable ratio threado/stdlib; ``None`` for a control row."""
+    """Largest acceptable ratio threado/stdlib; ``None``: no target, the row only reports."""
+    control: bool = False
+    """The control row: the same stdlib case on both sides, to show the run's noise."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ class LatencyCase:
     stdlib: Sampler
     threado: Sampler
     target: float | None
-    """Largest acceptable ratio threado/stdlib for p50 (and for p99 unless ``p99_target``)."""
+    """Largest acceptable ratio threado/stdlib for p50 (and for p99 unless ``p99_target``);
+    ``None``: no target, the row only reports."""
     samples: int
     """Samples per side and per repeat in the full mode (quick mode takes fewer)."""
     p99_target: float | None = None
@@ -525,6 +530,161 @@ def _condition_ping_pong(
     return out
 
 
+# 9. queues: hand-offs between two threads, and cancelling a parked consumer
+
+
+class _QueueLike(Protocol):
+    def put(self, item: Any, block: bool = ..., timeout: float | None = ...) -> None: ...
+    def get(self, block: bool = ..., timeout: float | None = ...) -> Any: ...
+
+
+#: The bounded SPSC row's ``maxsize``: small enough that the producer keeps
+#: filling the queue and blocking in ``put``, as a bounded pipeline stage does.
+SPSC_MAXSIZE = 64
+
+
+def _spsc(make_queue: Callable[[], _QueueLike], start: Start, n: int) -> int:
+    """A producer thread puts ``n`` items; this thread gets them.
+
+    The producer is started first and released by a gate; the clock runs from
+    its release until this thread has got the last item.
+    """
+    q = make_queue()
+    go = threading.Event()  # the same gate on both sides
+
+    def producer() -> None:
+        go.wait()
+        put = q.put
+        for i in range(n):
+            put(i)
+
+    join = start(producer)
+    get = q.get
+    got = 0
+    try:
+        t0 = perf_counter_ns()
+        go.set()
+        for got in range(1, n + 1):  # noqa: B007 -- ``got`` is read if a get fails
+            get()
+        elapsed = perf_counter_ns() - t0
+    finally:
+        go.set()
+        # If a get failed, take what the producer has left (all but at most
+        # one item), so that it never stays blocked on a full queue.
+        for _ in range(n - got):
+            get()
+        join()
+    return elapsed
+
+
+def _queue_ping_pong(make_queue: Callable[[], _QueueLike], start: Start, n: int) -> list[int]:
+    """Two queues: we put into ``ping`` and get from ``pong``, the partner the reverse.
+
+    One sample: a put and the get of the answer. ``None`` stops the partner.
+    """
+    ping = make_queue()
+    pong = make_queue()
+
+    def partner() -> None:
+        get = ping.get
+        put = pong.put
+        while True:
+            item = get()
+            if item is None:
+                return
+            put(item)
+
+    join = start(partner)
+    clock = perf_counter_ns
+    put = ping.put
+    get = pong.get
+    out: list[int] = []
+    append = out.append
+    try:
+        for _ in range(n):
+            t0 = clock()
+            put(1)
+            get()
+            append(clock() - t0)
+    finally:
+        ping.put(None)
+        join()
+    return out
+
+
+def stdlib_queue_put_join(n: int) -> list[int]:
+    """A thread parked in ``queue.Queue.get()``: from ``put()`` until ``join()`` returns."""
+    out: list[int] = []
+    for _ in range(n):
+        q: queue.Queue[None] = queue.Queue()
+        # queue.Queue.get waits in Condition.wait.
+        out.append(_stdlib_wake_join(q.get, _CONDITION_WAIT, partial(q.put, None)))
+    return out
+
+
+def threado_cancel_queue_get(n: int) -> list[int]:
+    """A thread parked in ``threado.Queue.get()``."""
+    return [_threado_cancel(threado.Queue[None]().get) for _ in range(n)]
+
+
+# -- thread groups ---------------------------------------------------------------
+
+GROUP_SIZE = 100
+
+
+def stdlib_100_threads(n: int) -> int:
+    """100 threading.Thread start + join, n times."""
+    thread = threading.Thread
+    start = perf_counter_ns()
+    for _ in range(n):
+        ts = [thread(target=_noop) for _ in range(GROUP_SIZE)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    return perf_counter_ns() - start
+
+
+def threado_group_100(n: int) -> int:
+    """A ThreadGroup of 100 no-op threads (spawn, exit), n times."""
+    group = threado.ThreadGroup
+    start = perf_counter_ns()
+    for _ in range(n):
+        with group() as g:
+            for _ in range(GROUP_SIZE):
+                g.spawn(_noop)
+    return perf_counter_ns() - start
+
+
+def _fail_when(gate: threado.Event) -> None:
+    gate.wait()
+    raise ValueError("boom")
+
+
+def threado_group_failure(n: int) -> list[int]:
+    """From a child's failure to the block raising, with 100 siblings parked."""
+    samples = []
+    for _ in range(n):
+        gate = threado.Event()
+        t0 = 0
+        try:
+            with threado.ThreadGroup() as g:
+                siblings = [g.spawn(threado.sleep, 60) for _ in range(GROUP_SIZE)]
+                failing = g.spawn(_fail_when, gate)
+                for s in (*siblings, failing):
+                    threado.testing.wait_parked(s)
+                t0 = perf_counter_ns()
+                gate.set()
+        except ExceptionGroup:
+            samples.append(perf_counter_ns() - t0)
+    return samples
+
+
+def threado_one_cancel(n: int) -> list[int]:
+    """One cancel round trip of a parked thread: the unit of the row above."""
+    return [_threado_cancel(lambda: threado.sleep(60)) for _ in range(n)]
+
+
 CASES: list[Case] = [
     TimeCase("spawn + join, no-op thread", stdlib_spawn_join, threado_spawn_join, 1.2),
     TimeCase("sleep(0)", stdlib_sleep0, threado_sleep0, 1.1),
@@ -610,8 +770,63 @@ CASES: list[Case] = [
         samples=5000,
         p99_target=1.5,
     ),
+    TimeCase(
+        "Queue SPSC, unbounded (per item)",
+        partial(_spsc, queue.Queue, _start_stdlib),
+        partial(_spsc, threado.Queue, _start_threado),
+        1.0,
+    ),
+    TimeCase(
+        f"Queue SPSC, maxsize={SPSC_MAXSIZE} (per item)",
+        partial(_spsc, partial(queue.Queue, SPSC_MAXSIZE), _start_stdlib),
+        partial(_spsc, partial(threado.Queue, SPSC_MAXSIZE), _start_threado),
+        1.0,
+    ),
+    TimeCase(
+        "SimpleQueue SPSC (per item)",
+        partial(_spsc, queue.SimpleQueue, _start_stdlib),
+        partial(_spsc, threado.SimpleQueue, _start_threado),
+        None,
+    ),
+    LatencyCase(
+        "Queue ping-pong round trip (two queues)",
+        partial(_queue_ping_pong, queue.Queue, _start_stdlib),
+        partial(_queue_ping_pong, threado.Queue, _start_threado),
+        1.0,
+        samples=5000,
+        p99_target=1.5,
+    ),
+    LatencyCase(
+        "cancel in Queue.get (vs put+join)",
+        stdlib_queue_put_join,
+        threado_cancel_queue_get,
+        1.5,
+        samples=400,
+    ),
+    TimeCase(
+        "ThreadGroup of 100 no-op threads (vs 100 Thread start+join)",
+        stdlib_100_threads,
+        threado_group_100,
+        1.2,
+    ),
+    # The 'stdlib' side here is threado's own single cancel round trip: the
+    # row shows how many round trips a failing group with 100 parked
+    # siblings costs (in parallel: a few, not 100).
+    LatencyCase(
+        "group failure -> raise, 100 parked siblings (vs 1 cancel)",
+        threado_one_cancel,
+        threado_group_failure,
+        None,
+        samples=30,
+    ),
     # The control row: one stdlib case against itself shows the noise of the run.
-    TimeCase("control: stdlib spawn + join vs itself", stdlib_spawn_join, stdlib_spawn_join, None),
+    TimeCase(
+        "control: stdlib spawn + join vs itself",
+        stdlib_spawn_join,
+        stdlib_spawn_join,
+        None,
+        control=True,
+    ),
 ]
 
 
@@ -629,6 +844,7 @@ class Row:
     target: float | None
     spread: tuple[float, float] | None = None
     """Min and max of the per-repeat ratios, where that is meaningful."""
+    control: bool = False
 
     @property
     def ratio(self) -> float:
@@ -687,6 +903,7 @@ def measure_time(case: TimeCase, mode: Mode) -> Result:
         statistics.median(thr),
         case.target,
         _ratio_range(std, thr),
+        case.control,
     )
     raw = {"n_stdlib": n_std, "n_threado": n_thr, "stdlib_ns": std, "threado_ns": thr}
     return Result(case.name, "time", [row], raw)
@@ -757,8 +974,10 @@ def fmt_ns(ns: float) -> str:
     return f"{ns:.0f} ns"
 
 
-def fmt_target(target: float | None) -> str:
-    return "(noise)" if target is None else f"<= {target:g}x"
+def fmt_target(row: Row) -> str:
+    if row.control:
+        return "(noise)"
+    return "report" if row.target is None else f"<= {row.target:g}x"
 
 
 def fmt_verdict(row: Row) -> str:
@@ -781,7 +1000,7 @@ def render(rows: Sequence[Row]) -> str:
                 fmt_ns(r.threado_ns),
                 f"{r.ratio:.2f}x",
                 spread,
-                fmt_target(r.target),
+                fmt_target(r),
                 fmt_verdict(r),
             ]
         )
@@ -803,7 +1022,7 @@ def render(rows: Sequence[Row]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="short run for CI (< 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="short run for CI (about a minute)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results here")
     parser.add_argument("--only", metavar="TEXT", help="run only cases whose name contains TEXT")
     parser.add_argument("--repeats", type=int, help="override the number of repeats")

@@ -12,7 +12,7 @@ import threado.testing
 def test_all_matches_the_public_names() -> None:
     public = {name for name in vars(threado) if not name.startswith("_")}
     # Public submodules appear as attributes once imported.
-    modules = {"testing", "socket", "select", "subprocess"}
+    modules = {"testing", "socket", "select", "ssl", "subprocess"}
     assert set(threado.__all__) == public - modules
     assert len(threado.__all__) == len(set(threado.__all__))
 

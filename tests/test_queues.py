@@ -51,3 +51,18 @@ def test_simple_queue_handoff_and_cancel() -> None:
     assert t2.cancel(timeout=5)
     q.put("y")
     assert q.get_nowait() == "y"
+
+
+def test_immediate_shutdown_releases_join_only_when_no_task_is_unfinished() -> None:
+    """Python 3.13: shutdown(immediate=True) counts the removed items as done,
+    but an item already taken must still be marked done before join returns."""
+    q: threado.Queue[int] = threado.Queue()
+    q.put(0)
+    q.put(1)
+    q.get()  # taken, not yet done
+    t = threado.spawn(q.join)
+    wait_parked(t)
+    q.shutdown(immediate=True)
+    assert not t.wait(timeout=0.05)  # one task is still unfinished
+    q.task_done()
+    assert t.wait(timeout=5)

@@ -106,9 +106,12 @@ class ThreadGroup:
         self._limit = limit
         self._slots = Semaphore(limit) if limit is not None else None
         self._mutex = _thread.allocate_lock()
-        # Threads waiting in next_done/join/the block's end: woken (handed
-        # True) whenever a thread of the group ends.
+        # Threads waiting in next_done: woken (handed True) whenever a
+        # thread of the group ends.
         self._watchers = WaitQueue(self._mutex)
+        # Threads waiting in join()/the block's end: woken only when no
+        # thread of the group runs any more (not at every end).
+        self._idle = WaitQueue(self._mutex)
         self._threads: list[Thread[Any]] = []
         self._running: set[Thread[Any]] = set()
         self._finished: deque[Thread[Any]] = deque()
@@ -226,7 +229,10 @@ class ThreadGroup:
                         self.completed = t
                     self._cancelling = True
                     victims = list(self._running)
-            self._watchers.handoff_all_locked(True)
+            if self._watchers.waiters:
+                self._watchers.handoff_all_locked(True)
+            if not self._running and self._idle.waiters:
+                self._idle.handoff_all_locked(True)
         if decided:
             for v in victims:
                 self._cancel_thread(v)
@@ -261,11 +267,11 @@ class ThreadGroup:
                         if close:
                             self._closed = True
                         return
-                    w = self._watchers.enqueue_locked(st)
-                self._watchers.wait(st, w, None, self)
+                    w = self._idle.enqueue_locked(st)
+                self._idle.wait(st, w, None, self)
             except BaseException:
                 if w is not None:
-                    self._watchers.abandon(w)
+                    self._idle.abandon(w)
                 raise
 
     def join(self) -> None:

@@ -4,7 +4,8 @@
 library with threado's cancellable versions: ``time.sleep``, the
 ``threading`` primitives and ``Thread.join``, the ``queue`` classes, the
 ``socket`` class and its constructors, ``select``'s waits (and the
-``selectors`` classes built on them) and ``subprocess.Popen``.
+``selectors`` classes built on them), ``subprocess.Popen``, and the class
+every ``ssl.SSLContext`` wraps sockets in.
 Importing threado patches nothing.
 
 Theory of operation
@@ -44,6 +45,7 @@ from typing import Any
 
 from . import select as _tselect
 from . import socket as _tsocket
+from . import ssl as _tssl
 from . import subprocess as _tsubprocess
 from ._parking import deadline_from_timeout
 from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
@@ -197,6 +199,8 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("select", "poll", lambda: _tselect.poll),
     ("select", "epoll", lambda: _tselect.epoll),
     ("subprocess", "Popen", lambda: _tsubprocess.Popen),
+    # Every SSL context wraps sockets in this class.
+    ("ssl", "SSLContext.sslsocket_class", lambda: _tssl.SSLSocket),
     # selectors bound these as class attributes when it was imported.
     ("selectors", "SelectSelector._select", lambda: staticmethod(_tselect.select)),
     ("selectors", "PollSelector._selector_cls", lambda: _tselect.poll),
@@ -214,7 +218,9 @@ def patch() -> None:
     ``getaddrinfo``, ``create_connection``, ``create_server``) and
     ``select.select``/``poll``/``epoll`` (and so every :mod:`selectors`
     selector), which makes ``http.client``, ``urllib``, ``socketserver`` and
-    other socket users cancellable; and ``subprocess.Popen``, whose ``wait``
+    other socket users cancellable; TLS sockets' handshakes, reads and
+    writes (through ``ssl.SSLContext.sslsocket_class``); and
+    ``subprocess.Popen``, whose ``wait``
     and ``communicate`` become cancellable and stop and reap the child when
     cancelled (so ``run``, ``call``, ``check_output`` ... do too).
     Idempotent. Call it first, at program start:

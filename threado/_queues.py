@@ -339,7 +339,10 @@ class Queue(Generic[T]):
                     self._get()
                     if self.unfinished_tasks > 0:
                         self.unfinished_tasks -= 1
-                self._joiners.handoff_all_locked(True)
+                # As in 3.13: join() returns once no task is unfinished (an
+                # item already taken still has to be marked done).
+                if self.unfinished_tasks == 0:
+                    self._joiners.handoff_all_locked(True)
             self._putters.handoff_all_locked(_SHUTDOWN)
             if not self._qsize():
                 self._getters.handoff_all_locked(_SHUTDOWN)
