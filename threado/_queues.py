@@ -94,6 +94,15 @@ class _Putter(Waiter):
         self.item = item
 
 
+class _Failed:
+    """Handed to a waiter when a subclass hook raised while serving it."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 class _Shutdown:
     """Handed to waiters when the queue shuts down."""
 
@@ -153,20 +162,33 @@ class Queue(Generic[T]):
 
     def _serve(self) -> None:
         """Hand items to waiting getters and take in waiting putters' items
-        while the queue allows; call with the mutex held."""
+        while the queue allows; call with the mutex held.
+
+        A subclass hook that raises does so on behalf of the waiter it was
+        serving, as in the standard library (where the waiter runs it): the
+        exception is handed to that waiter and raised in its thread.
+        """
         getters = self._getters.waiters
         putters = self._putters.waiters
         while True:
             if getters and self._qsize():
-                w = getters.popleft()
-                w.result = self._get()
-                unpark(w.state)
+                w = getters[0]
+                try:
+                    result: Any = self._get()
+                except BaseException as exc:
+                    result = _Failed(exc)
+                self._getters.handoff_locked(result)
+                del w
             elif putters and not self._full():
-                p = putters.popleft()
-                self._put(p.item)  # type: ignore[attr-defined]
-                self.unfinished_tasks += 1
-                p.result = True
-                unpark(p.state)
+                p = putters[0]
+                try:
+                    self._put(p.item)  # type: ignore[attr-defined]
+                    self.unfinished_tasks += 1
+                    done: Any = True
+                except BaseException as exc:
+                    done = _Failed(exc)
+                self._putters.handoff_locked(done)
+                del p
             else:
                 break
         if self._conditions is not None:
@@ -211,6 +233,8 @@ class Queue(Generic[T]):
             raise Full
         if result is _SHUTDOWN:
             raise ShutDown
+        if isinstance(result, _Failed):
+            raise result.exc
 
     def put_nowait(self, item: T) -> None:
         """Put ``item`` if a slot is free; never blocks, never raises ThreadCancelled.
@@ -259,6 +283,8 @@ class Queue(Generic[T]):
             raise Empty
         if result is _SHUTDOWN:
             raise ShutDown
+        if isinstance(result, _Failed):
+            raise result.exc
         return result  # type: ignore[no-any-return]
 
     def get_nowait(self) -> T:
@@ -273,7 +299,7 @@ class Queue(Generic[T]):
 
     def _give_back(self, item: Any) -> None:
         """A getter abandoned after an item was handed to it: pass it on."""
-        if item is _SHUTDOWN:
+        if item is _SHUTDOWN or isinstance(item, _Failed):
             return
         with self.mutex:
             getters = self._getters.waiters
