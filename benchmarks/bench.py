@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import math
 import os
 import platform
 import queue
+import socket
 import statistics
 import sys
 import threading
@@ -61,6 +63,7 @@ try:
 except ModuleNotFoundError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import threado
+import threado.socket
 import threado.testing
 
 Runner = Callable[[int], int]
@@ -685,6 +688,150 @@ def threado_one_cancel(n: int) -> list[int]:
     return [_threado_cancel(lambda: threado.sleep(60)) for _ in range(n)]
 
 
+# -- sockets ------------------------------------------------------------------------
+
+ECHO_CHUNK = b"x"
+BULK_BYTES = 32 * 1024 * 1024
+BULK_CHUNK = 256 * 1024
+
+
+def _echo_server(sock: Any) -> None:
+    """Echo until the peer closes (runs in a plain thread: the far end)."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        sock.sendall(data)
+
+
+def _echo_round_trips(make_pair: Callable[[], tuple[Any, Any]], in_threado: bool, n: int) -> int:
+    """n one-byte echo round trips; the client runs in a threado thread or a plain one."""
+    a, b = make_pair()
+    server = threading.Thread(target=_echo_server, args=(b,))
+    server.start()
+    out: list[int] = []
+
+    def client() -> None:
+        recv, send = a.recv, a.send
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            send(ECHO_CHUNK)
+            recv(1)
+        out.append(perf_counter_ns() - t0)
+
+    try:
+        if in_threado:
+            threado.spawn(client).join()
+        else:
+            c = threading.Thread(target=client)
+            c.start()
+            c.join()
+    finally:
+        a.close()
+        server.join()
+        b.close()
+    return out[0]
+
+
+def stdlib_echo(n: int) -> int:
+    return _echo_round_trips(socket.socketpair, False, n)
+
+
+def threado_echo(n: int) -> int:
+    return _echo_round_trips(threado.socket.socketpair, True, n)
+
+
+def threado_echo_uncancellable(n: int) -> int:
+    # What a patched stdlib socket costs a plain thread nobody can cancel.
+    return _echo_round_trips(threado.socket.socketpair, False, n)
+
+
+def _bulk(
+    make_server: Callable[..., Any], connect: Callable[..., Any], in_threado: bool, n: int
+) -> int:
+    """Send n * BULK_BYTES through a TCP loopback connection; time it."""
+    listener = make_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received: list[int] = []
+
+    def receive() -> None:
+        conn, _ = listener.accept()
+        total = 0
+        with conn:
+            while True:
+                data = conn.recv(BULK_CHUNK)
+                if not data:
+                    break
+                total += len(data)
+        received.append(total)
+
+    def send_all() -> None:
+        payload = b"\0" * BULK_CHUNK
+        with connect(("127.0.0.1", port)) as s:
+            for _ in range(n * BULK_BYTES // BULK_CHUNK):
+                s.sendall(payload)
+
+    t0 = perf_counter_ns()
+    if in_threado:
+        with threado.ThreadGroup() as g:
+            g.spawn(receive)
+            g.spawn(send_all)
+    else:
+        ts = [threading.Thread(target=receive), threading.Thread(target=send_all)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    elapsed = perf_counter_ns() - t0
+    listener.close()
+    if received != [n * BULK_BYTES]:
+        raise RuntimeError(f"bulk transfer lost data: {received}")
+    return elapsed
+
+
+def stdlib_bulk(n: int) -> int:
+    return _bulk(socket.create_server, socket.create_connection, False, n)
+
+
+def threado_bulk(n: int) -> int:
+    return _bulk(threado.socket.create_server, threado.socket.create_connection, True, n)
+
+
+def _recv_one(sock: Any) -> None:
+    sock.recv(1)
+
+
+def stdlib_recv_wake_join(n: int) -> list[int]:
+    """A thread blocked in recv: from sending it one byte until join() returns."""
+    out: list[int] = []
+    for _ in range(n):
+        a, b = socket.socketpair()
+        try:
+            out.append(
+                _stdlib_wake_join(
+                    functools.partial(_recv_one, a),
+                    _recv_one.__code__,
+                    functools.partial(b.send, b"!"),
+                )
+            )
+        finally:
+            a.close()
+            b.close()
+    return out
+
+
+def threado_cancel_recv(n: int) -> list[int]:
+    out: list[int] = []
+    for _ in range(n):
+        a, b = threado.socket.socketpair()
+        try:
+            out.append(_threado_cancel(functools.partial(_recv_one, a)))
+        finally:
+            a.close()
+            b.close()
+    return out
+
+
 CASES: list[Case] = [
     TimeCase("spawn + join, no-op thread", stdlib_spawn_join, threado_spawn_join, 1.2),
     TimeCase("sleep(0)", stdlib_sleep0, threado_sleep0, 1.1),
@@ -818,6 +965,22 @@ CASES: list[Case] = [
         threado_group_failure,
         None,
         samples=30,
+    ),
+    TimeCase("socket echo round trip: threado.socket", stdlib_echo, threado_echo, 1.3),
+    TimeCase(
+        "socket echo round trip: patched, uncancellable thread",
+        stdlib_echo,
+        threado_echo_uncancellable,
+        1.05,
+    ),
+    # Throughput: time per BULK_BYTES (32 MiB); >= 0.9x the rate is <= 1.11x the time.
+    TimeCase("bulk TCP loopback, time per 32 MiB", stdlib_bulk, threado_bulk, 1.11),
+    LatencyCase(
+        "cancel in recv (vs send 1 byte + join)",
+        stdlib_recv_wake_join,
+        threado_cancel_recv,
+        1.5,
+        samples=200,
     ),
     # The control row: one stdlib case against itself shows the noise of the run.
     TimeCase(

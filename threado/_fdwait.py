@@ -42,7 +42,7 @@ _stdpoll = select.poll
 class FDWakeup:
     """A thread's wake-up descriptor (see the module docstring)."""
 
-    __slots__ = ("_closed", "_lock", "read_fd", "waiting", "write_fd")
+    __slots__ = ("_closed", "_lock", "poller", "read_fd", "waiting", "write_fd")
 
     def __init__(self) -> None:
         if _EVENTFD:
@@ -54,6 +54,10 @@ class FDWakeup:
             os.set_blocking(self.write_fd, False)
         # True while the owner is in an I/O wait (set and cleared by it).
         self.waiting = False
+        # The owner's poller, with read_fd registered for good; a wait adds
+        # its descriptors and takes them out again (owner thread only).
+        self.poller = _stdpoll()
+        self.poller.register(self.read_fd, select.POLLIN)
         self._closed = False
         # Guards close() against a concurrent wake() (a canceller's write).
         self._lock = _thread.allocate_lock()
@@ -129,10 +133,15 @@ def poll_fds(
     """
     st = get_state()
     wakeup = _wakeup_for(st)
-    poller = _stdpoll()
+    if st.depth:
+        # A wait inside another (a signal handler's): its own poller, so as
+        # not to disturb the outer wait's registrations.
+        poller = _stdpoll()
+        poller.register(wakeup.read_fd, select.POLLIN)
+    else:
+        poller = wakeup.poller
     for fd, events in fds.items():
         poller.register(fd, events)
-    poller.register(wakeup.read_fd, select.POLLIN)
     saved = enter_wait(st)
     was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
     wakeup.waiting = True
@@ -157,6 +166,11 @@ def poll_fds(
             wakeup.drain()
     finally:
         wakeup.waiting = was_waiting
+        for fd in fds:
+            try:
+                poller.unregister(fd)
+            except KeyError:  # pragma: no cover - registered above
+                pass
         leave_wait(st, saved)
 
 

@@ -123,9 +123,8 @@ class TimeoutScope:
     def __enter__(self) -> TimeoutScope:
         if self._state is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        try:
-            st = local.state
-        except AttributeError:
+        st = local.state
+        if st is None:
             st = get_state()
         self._state = st
         # Push: lower the thread's deadline, remembering what it was.
@@ -318,10 +317,9 @@ def checkpoint() -> None:
     Raises:
         ThreadCancelled: the thread was cancelled, or a deadline passed.
     """
-    try:
-        st = local.state
-    except AttributeError:
-        st = get_state()
+    st = local.state
+    if st is None:
+        return  # a thread that never used threado has nothing to raise
     if st.cancel is not None or st.deadline is not None:
         st.check()
 

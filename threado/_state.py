@@ -215,21 +215,23 @@ class _EndSentinel:
 
 
 class Local(threading.local):
-    state: ThreadState
-    sentinel: _EndSentinel
+    # Class-level defaults: a thread that has no state reads None, without
+    # the cost of an AttributeError (patched sockets ask on every call).
+    state: ThreadState | None = None
+    sentinel: _EndSentinel | None = None
 
 
 #: The per-thread slot. Hot paths read ``local.state`` directly and fall back
-#: to :func:`get_state` on ``AttributeError``.
+#: to :func:`get_state` when it is ``None``.
 local = Local()
 
 
 def get_state() -> ThreadState:
     """Return the calling thread's state, creating it on first use."""
-    try:
-        return local.state
-    except AttributeError:
+    st = local.state
+    if st is None:
         return _new_state()
+    return st
 
 
 def _new_state() -> ThreadState:
@@ -255,7 +257,7 @@ def install_state(st: ThreadState, end_hooks: list[Any]) -> None:
 
 def lookup_state() -> ThreadState | None:
     """Return the calling thread's state if it has one, without creating it."""
-    return getattr(local, "state", None)
+    return local.state
 
 
 def _after_fork_in_child() -> None:

@@ -46,15 +46,20 @@ from ._errors import ThreadCancelled
 from ._fdwait import wait_fd
 from ._parking import Latch
 from ._state import clock, lookup_state
+from ._state import local as _local
 
 T = TypeVar("T")
 
 _POLLIN = 0x001
 _POLLOUT = 0x004
-_DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
+# A plain int: MSG_DONTWAIT is an IntFlag, and IntFlag.__or__ runs Python code.
+_DONTWAIT: int = int(getattr(_socket, "MSG_DONTWAIT", 0))
 # The standard library's own, bound now: threado.patch() replaces the
 # module's attributes with this module's versions.
 _stdsocket: type[_socket.socket] = _socket.socket
+_std_recv = _socket.socket.recv
+_std_recv_into = _socket.socket.recv_into
+_std_send = _socket.socket.send
 _socketpair = _socket.socketpair
 _create_server = _socket.create_server
 _getaddrinfo = _socket.getaddrinfo
@@ -100,21 +105,78 @@ class socket(_socket.socket):
         st.check()  # a blocking point, even if data is ready
         return True
 
-    # -- receiving ------------------------------------------------------------
+    # -- receiving and sending: the hot paths -------------------------------------
+    #
+    # Each call reads the thread's slot directly: no state means nobody can
+    # cancel the thread (the stdlib path, one attribute read more); otherwise
+    # one non-blocking try, and only if that would block, the waiting loop.
+
+    def _wait_and_retry(self, events: int, call: Callable[..., T], *args: Any) -> T:
+        """The slow path: wait (cancellably) until ``call(self, *args)`` succeeds."""
+        timeout = self.gettimeout()
+        deadline = None if timeout is None else clock() + timeout
+        fd = self.fileno()
+        while True:
+            if not wait_fd(fd, events, deadline, self):
+                raise TimeoutError("timed out")
+            try:
+                return call(self, *args)
+            except (BlockingIOError, InterruptedError):
+                pass
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``socket.recv``, cancellable (a blocking point)."""
-        if not self._cancellable():
-            return super().recv(bufsize, flags)
-        f = flags | _DONTWAIT
-        return self._blocking(_POLLIN, lambda: _stdsocket.recv(self, bufsize, f))
+        st = _local.state
+        if st is None:
+            return _std_recv(self, bufsize, flags)
+        timeout = self.gettimeout()
+        if timeout == 0:
+            return _std_recv(self, bufsize, flags)
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
+        flags |= _DONTWAIT
+        if timeout is None:  # with a timeout, CPython would wait first: see _blocking
+            try:
+                return _std_recv(self, bufsize, flags)
+            except (BlockingIOError, InterruptedError):
+                pass
+        return self._wait_and_retry(_POLLIN, _std_recv, bufsize, flags)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """``socket.recv_into``, cancellable (a blocking point)."""
-        if not self._cancellable():
-            return super().recv_into(buffer, nbytes, flags)
-        f = flags | _DONTWAIT
-        return self._blocking(_POLLIN, lambda: _stdsocket.recv_into(self, buffer, nbytes, f))
+        st = _local.state
+        if st is None:
+            return _std_recv_into(self, buffer, nbytes, flags)
+        timeout = self.gettimeout()
+        if timeout == 0:
+            return _std_recv_into(self, buffer, nbytes, flags)
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
+        flags |= _DONTWAIT
+        if timeout is None:
+            try:
+                return _std_recv_into(self, buffer, nbytes, flags)
+            except (BlockingIOError, InterruptedError):
+                pass
+        return self._wait_and_retry(_POLLIN, _std_recv_into, buffer, nbytes, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """``socket.send``, cancellable (a blocking point)."""
+        st = _local.state
+        if st is None:
+            return _std_send(self, data, flags)
+        timeout = self.gettimeout()
+        if timeout == 0:
+            return _std_send(self, data, flags)
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
+        flags |= _DONTWAIT
+        if timeout is None:
+            try:
+                return _std_send(self, data, flags)
+            except (BlockingIOError, InterruptedError):
+                pass
+        return self._wait_and_retry(_POLLOUT, _std_send, data, flags)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         """``socket.recvfrom``, cancellable (a blocking point)."""
@@ -129,15 +191,6 @@ class socket(_socket.socket):
             return super().recvfrom_into(buffer, nbytes, flags)
         f = flags | _DONTWAIT
         return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom_into(self, buffer, nbytes, f))
-
-    # -- sending ----------------------------------------------------------------
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        """``socket.send``, cancellable (a blocking point)."""
-        if not self._cancellable():
-            return super().send(data, flags)
-        f = flags | _DONTWAIT
-        return self._blocking(_POLLOUT, lambda: _stdsocket.send(self, data, f))
 
     def sendto(self, data: Any, *args: Any) -> int:
         """``socket.sendto``, cancellable (a blocking point)."""
