@@ -393,7 +393,7 @@ def test_repr() -> None:
 
 def test_ctrl_c_at_the_end_of_a_group_cancels_the_threads_then_propagates() -> None:
     code = """
-        import sys, threado
+        import sys, threading, threado
         from threado.testing import wait_parked
         def worker(i):
             try:
@@ -401,11 +401,15 @@ def test_ctrl_c_at_the_end_of_a_group_cancels_the_threads_then_propagates() -> N
             finally:
                 sys.stdout.write(f"cleanup {i}\\n")  # one write: lines stay whole
                 sys.stdout.flush()
+        main = threado.current_thread()
+        def announce():  # Ctrl-C comes once the main thread waits at the exit
+            wait_parked(main)
+            print("ready", flush=True)
         try:
             with threado.ThreadGroup() as g:
                 for i in range(3):
                     wait_parked(g.spawn(worker, i))
-                print("ready", flush=True)
+                threading.Thread(target=announce, daemon=True).start()
         except KeyboardInterrupt:
             print("interrupted", flush=True)
     """

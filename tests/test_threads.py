@@ -656,12 +656,17 @@ def test_stress_random_sleeps_cancels_and_timeouts() -> None:
 def test_ctrl_c_interrupts_the_main_thread_parked_in_a_threado_wait(wait: str) -> None:
     code = f"""
         import sys, threading, threado
+        from threado.testing import wait_parked
         gate = threading.Event()
         def stuck():
             gate.wait()  # uninterruptible on purpose: join/cancel must wait
         t = threado.spawn(stuck, daemon=True)
-        try:
+        main = threado.current_thread()
+        def announce():  # Ctrl-C comes once the main thread is parked
+            wait_parked(main)
             print("ready", flush=True)
+        threading.Thread(target=announce, daemon=True).start()
+        try:
             {wait}
         except KeyboardInterrupt:
             print("interrupted", flush=True)

@@ -29,7 +29,7 @@ import os
 import select
 from typing import Final
 
-from ._parking import _announce, enter_wait, leave_wait
+from ._parking import announce, enter_wait, leave_wait
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state
 
 __all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
@@ -146,7 +146,7 @@ def poll_fds(
     was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
     wakeup.waiting = True
     try:
-        _announce(st, what if what is not None else f"descriptors {sorted(fds)}")
+        announce(st, what if what is not None else f"descriptors {sorted(fds)}")
         while True:
             st.check()
             d = st.effective_deadline(deadline)

@@ -96,7 +96,7 @@ class Waiter:
         self.result: Any = PENDING
 
 
-def _announce(st: ThreadState, what: object) -> None:
+def announce(st: ThreadState, what: object) -> None:
     """Record what ``st`` is parked on, and wake anybody watching for it."""
     st.wait_since = clock()
     st.waiting_on = what
@@ -274,7 +274,7 @@ class WaitQueue:
         """
         saved = enter_wait(st)
         try:
-            _announce(st, what)
+            announce(st, what)
             while True:
                 result = w.result
                 if result is not PENDING:
@@ -350,7 +350,7 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
     """
     saved = enter_wait(st)
     try:
-        _announce(st, what)
+        announce(st, what)
         while True:
             if st.cancel is not None or st.deadline is not None:
                 exc = st.pending_cancel()

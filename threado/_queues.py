@@ -41,13 +41,24 @@ from __future__ import annotations
 
 import _thread
 import heapq
+import os
 import queue as _stdqueue
+import sysconfig
 from collections import deque
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from ._errors import ThreadCancelled
-from ._parking import PENDING, TIMED_OUT, Waiter, WaitQueue, block, check_seconds
+from ._parking import (
+    PENDING,
+    TIMED_OUT,
+    Waiter,
+    WaitQueue,
+    announce,
+    block,
+    check_seconds,
+    enter_wait,
+    leave_wait,
+)
 from ._state import ThreadState, clock, get_state, unpark
 from ._sync import Condition
 
@@ -112,6 +123,32 @@ class _Shutdown:
 _SHUTDOWN = _Shutdown()
 
 
+_conditions_mutex = _thread.allocate_lock()  # makes a queue's Conditions once
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_conditions_mutex._at_fork_reinit)  # type: ignore[attr-defined]
+
+
+class _QueueCondition(Condition):
+    """A Condition over a queue's mutex whose notifications also serve the
+    threads blocked in the queue's own methods."""
+
+    def __init__(self, q: Queue[Any]) -> None:
+        super().__init__(q.mutex)
+        self._owner = q
+
+    def notify(self, n: int = 1) -> None:
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        self._owner._poke()
+        super().notify(n)
+
+    def notify_all(self) -> None:
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        self._owner._poke()
+        super().notify_all()
+
+
 class Queue(Generic[T]):
     """A cancellable FIFO ``queue.Queue`` of at most ``maxsize`` items (0: unbounded).
 
@@ -149,8 +186,13 @@ class Queue(Generic[T]):
         return self.queue.popleft()  # type: ignore[no-any-return]
 
     def _put_back(self, item: T) -> None:
-        """Return an item that was taken by ``_get`` to where it was."""
-        if type(self)._put is Queue._put:
+        """Return an item that was taken by ``_get`` to where it was.
+
+        The front of a plain FIFO; otherwise ``_put`` (the top of a LIFO, its
+        place in a heap, or wherever a subclass's own storage puts it).
+        """
+        cls = type(self)
+        if cls._put is Queue._put and cls._init is Queue._init:
             self.queue.appendleft(item)
         else:
             self._put(item)
@@ -168,6 +210,11 @@ class Queue(Generic[T]):
         serving, as in the standard library (where the waiter runs it): the
         exception is handed to that waiter and raised in its thread.
         """
+        self._serve_waiters()
+        if self._conditions is not None:
+            self._notify_conditions()
+
+    def _serve_waiters(self) -> None:
         getters = self._getters.waiters
         putters = self._putters.waiters
         while True:
@@ -191,8 +238,6 @@ class Queue(Generic[T]):
                 del p
             else:
                 break
-        if self._conditions is not None:
-            self._notify_conditions()
 
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         """Put ``item`` into the queue, waiting for a free slot if it is full.
@@ -203,9 +248,11 @@ class Queue(Generic[T]):
             queue.Full: no slot became free (``block`` false, or ``timeout``).
             ShutDown: the queue is shut down.
             ThreadCancelled: the thread was cancelled; the item was not put.
-            ValueError: ``timeout`` is negative.
+            ValueError: ``timeout`` is negative (checked, as in ``queue``, only
+                when the queue is bounded: an unbounded ``put`` never waits).
         """
-        deadline = _deadline(block, timeout)
+        # As queue.Queue: an unbounded put never waits, so takes any timeout.
+        deadline = _deadline(block, timeout) if self.maxsize > 0 else None
         st = get_state()
         if block:
             st.check()
@@ -406,24 +453,45 @@ class Queue(Generic[T]):
     # -- the stdlib's Conditions, for code that reaches for them -----------------
 
     def _make_conditions(self) -> tuple[Condition, Condition, Condition]:
-        with self.mutex:
-            if self._conditions is None:
-                self._conditions = (
-                    Condition(self.mutex),
-                    Condition(self.mutex),
-                    Condition(self.mutex),
-                )
-            return self._conditions
+        # Not under self.mutex: the stdlib idiom `with q.not_empty: ...
+        # q.not_empty.wait()` reads the property while holding it. A thread
+        # that holds the mutex and has not seen the Conditions yet skips
+        # notifying them, which is harmless: whoever made them takes the
+        # mutex, and sees the queue's state, before it can wait on one.
+        conditions = self._conditions
+        if conditions is None:
+            with _conditions_mutex:
+                conditions = self._conditions
+                if conditions is None:
+                    conditions = self._conditions = (
+                        _QueueCondition(self),
+                        _QueueCondition(self),
+                        _QueueCondition(self),
+                    )
+        return conditions
 
     def _notify_conditions(self) -> None:
         # With the mutex held: wake anybody waiting on the stdlib-style
         # Conditions so that they re-check the state themselves.
         for cond in self._conditions or ():
-            cond._queue.handoff_all_locked(True)
+            with cond._mutex:
+                cond._queue.handoff_all_locked(True)
+
+    def _poke(self) -> None:
+        """Serve waiters after code outside this class changed the state
+        (a subclass in the stdlib's style, which changes it under one of the
+        Conditions and notifies); call with the mutex held."""
+        self._serve_waiters()
+        if self.unfinished_tasks <= 0:
+            self._joiners.handoff_all_locked(True)
 
     @property
     def not_empty(self) -> Condition:
-        """A Condition over ``mutex``, notified when items may have arrived."""
+        """A Condition over ``mutex``, notified when items may have arrived.
+
+        For subclasses written in the stdlib's style: notifying it (or either
+        of the others) also serves threads blocked in ``get``/``put``/``join``.
+        """
         return self._make_conditions()[0]
 
     @property
@@ -467,9 +535,6 @@ class LifoQueue(Queue[T]):
     def _get(self) -> T:
         return self.queue.pop()  # type: ignore[no-any-return]
 
-    def _put_back(self, item: T) -> None:
-        self.queue.append(item)
-
 
 class PriorityQueue(Queue[T]):
     """A cancellable ``queue.PriorityQueue``: the lowest item is got first."""
@@ -485,9 +550,6 @@ class PriorityQueue(Queue[T]):
 
     def _get(self) -> T:
         return heapq.heappop(self.queue)  # type: ignore[no-any-return]
-
-    def _put_back(self, item: T) -> None:
-        heapq.heappush(self.queue, item)
 
 
 class _Getter(Waiter):
@@ -511,27 +573,27 @@ class SimpleQueue(Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         """Put ``item``; never blocks (``block`` and ``timeout`` are ignored)."""
         self._items.append(item)
-        if self._waiting:
+        if _FREE_THREADED or self._waiting:
             self._wake_one()
 
     def put_nowait(self, item: T) -> None:
         """Put ``item``; never blocks."""
         self._items.append(item)
-        if self._waiting:
+        if _FREE_THREADED or self._waiting:
             self._wake_one()
 
     def _wake_one(self) -> None:
         try:
-            w = self._waiting.popleft()
+            rec = self._waiting.popleft()
         except IndexError:
             return
-        w.result = True
-        unpark(w.state)
+        rec.result = True
+        unpark(rec.state)
 
-    def _leave(self, w: Waiter) -> None:
-        """Deregister ``w``; if a putter already picked it, wake another."""
+    def _leave(self, rec: Waiter) -> None:
+        """Deregister ``rec``; if a put already took it, wake another getter."""
         try:
-            self._waiting.remove(w)
+            self._waiting.remove(rec)
         except ValueError:
             self._wake_one()
 
@@ -555,46 +617,46 @@ class SimpleQueue(Generic[T]):
         except IndexError:
             if not block:
                 raise Empty from None
-        w = _Getter(st)
+        # Each registration is a fresh record, which a put takes (popleft)
+        # and then marks. The getter registers anew only once its record is
+        # marked, so it is never registered twice; a record that was taken
+        # but not yet marked means a wake-up is on its way, and a late mark
+        # lands on a record nobody looks at any more.
         waiting = self._waiting
-        st.waiting_on = self
+        rec = _Getter(st)
+        waiting.append(rec)
+        saved = enter_wait(st)
+        announced = False
         try:
             while True:
-                if w.result is not PENDING:  # picked by a put: register again
-                    w.result = PENDING
-                    waiting.append(w)
-                elif w not in waiting:
-                    waiting.append(w)
                 try:
-                    item = items.popleft()
+                    return items.popleft()
                 except IndexError:
                     pass
-                else:
-                    self._leave(w)
-                    return item
                 exc = st.pending_cancel() if st.cancel or st.deadline else None
                 if exc is not None:
-                    self._leave(w)
                     try:
                         raise exc
                     finally:
                         exc = None
+                if not announced:
+                    announce(st, self)
+                    announced = True
                 if (
                     not block_until(st, st.effective_deadline(deadline))
                     and deadline is not None
                     and clock() >= deadline
                 ):
-                    self._leave(w)
                     raise Empty
-        except ThreadCancelled:
-            raise
-        except Empty:
-            raise
-        except BaseException:
-            self._leave(w)
-            raise
+                if rec.result is not PENDING:  # taken and marked by a put
+                    rec = _Getter(st)
+                    waiting.append(rec)
         finally:
-            st.waiting_on = None
+            # However the wait ends (an item, a cancel, a timeout, an
+            # exception from a signal handler), leave; a wake-up already
+            # meant for us is passed on to another getter.
+            self._leave(rec)
+            leave_wait(st, saved)
 
     def get_nowait(self) -> T:
         """Remove and return an item if one is ready; never blocks.
@@ -623,6 +685,10 @@ class SimpleQueue(Generic[T]):
 
 
 block_until = block  # the parker's single block, named for what it does here
+
+# Without the GIL, put's unlocked look at the waiting getters could miss one
+# that registered just before: there put always tries to wake one.
+_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 for _cls in (Queue, LifoQueue, PriorityQueue, SimpleQueue):

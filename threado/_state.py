@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ._errors import CancelReason, ThreadCancelled
@@ -201,12 +203,21 @@ class _EndSentinel:
     def __init__(self, state: ThreadState) -> None:
         self.state = state
 
-    def __del__(self) -> None:
+    def __del__(
+        self,
+        _get_ident: Callable[[], int] = _thread.get_ident,
+        _finalizing: Callable[[], bool] = sys.is_finalizing,
+    ) -> None:
+        # Bound as defaults: the main thread's values are dropped during
+        # interpreter finalization, when module globals may be gone; nobody
+        # can wait for that thread's end any more, so there is nothing to do.
+        if _finalizing():
+            return
         # Only in the ending thread itself: in a forked child, CPython clears
         # the states of the threads that did not survive from the forking
         # thread, where their hooks could block on mutexes held at fork
         # time (the fork handler in _threads ends their handles instead).
-        if threading.get_ident() != self.state.ident:
+        if _get_ident() != self.state.ident:
             return
         hooks = self.state.end_hooks
         self.state.end_hooks = None
