@@ -109,7 +109,14 @@ class TimeoutScope:
 
     @property
     def deadline(self) -> float | None:
-        """The absolute deadline (a :func:`clock` value), or ``None``."""
+        """The absolute deadline (a :func:`clock` value), or ``None``.
+
+        A relative scope (``timeout_after``, ``ignore_after``) counts from
+        the moment it is entered, as trio's and curio's do; before that,
+        this is where its deadline would be if it were entered now.
+        """
+        if self._seconds is not None and self._state is None:
+            return _monotonic() + self._seconds
         return self._deadline
 
     def __repr__(self) -> str:
@@ -131,7 +138,12 @@ class TimeoutScope:
         prev = self._prev_deadline = st.deadline
         self._prev_visible = st.visible_from
         st.scopes.append(self)
-        d = self._deadline
+        seconds = self._seconds
+        d: float | None
+        if seconds is not None:  # relative: counts from here
+            d = self._deadline = _monotonic() + seconds
+        else:
+            d = self._deadline
         if d is not None and (prev is None or d < prev):
             st.deadline = d
         return self
@@ -156,12 +168,12 @@ class TimeoutScope:
         return False
 
 
-def _deadline_after(seconds: float | None) -> float | None:
+def _check_after(seconds: float | None) -> float | None:
     if seconds is None:
         return None
     if type(seconds) is not float or seconds != seconds:
         seconds = check_seconds(seconds, "seconds")
-    return _monotonic() + seconds
+    return seconds
 
 
 def _check_deadline(deadline: float | None) -> float | None:
@@ -205,9 +217,9 @@ def timeout_after(
     """
     kind = type(seconds)
     if (kind is float and seconds == seconds) or kind is int:  # common cases, inlined
-        scope = TimeoutScope(_monotonic() + seconds, True, seconds)  # type: ignore[operator]
+        scope = TimeoutScope(None, True, seconds)
     else:
-        scope = TimeoutScope(_deadline_after(seconds), True, seconds)
+        scope = TimeoutScope(None, True, _check_after(seconds))
     if func is None:
         return scope
     return _run_in(scope, func, args)  # type: ignore[return-value]
@@ -239,7 +251,7 @@ def ignore_after(
     The scope's ``expired`` attribute tells whether the deadline cut the
     block short; the call form then returns ``None``.
     """
-    scope = TimeoutScope(_deadline_after(seconds), False, seconds)
+    scope = TimeoutScope(None, False, _check_after(seconds))
     if func is None:
         return scope
     return _run_in(scope, func, args)

@@ -242,9 +242,15 @@ class Thread(Generic[T]):
                 self._join_os_thread()
             return True
         deadline = deadline_from_timeout(timeout)  # bad input fails before anything happens
-        source = current_thread()
-        me = source._state
-        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {source._name}")
+        me = lookup_state()
+        source = me.handle if me is not None else None
+        if source is None and blocking:
+            # Never in the non-blocking form: making a handle takes a lock
+            # that the code a signal handler interrupted may hold.
+            source = current_thread()
+            me = source._state
+        by = source._name if source is not None else "another thread"
+        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {by}")
         if not blocking or me is self._state:
             return self._done.is_set()
         if timeout is None:
@@ -524,9 +530,37 @@ def adopt_current(thread: threading.Thread) -> Thread[Any]:
             threading._register_atexit(h._end)  # type: ignore[attr-defined]
         except RuntimeError:
             h._end()  # called during interpreter exit: threading is done with it
+    else:
+        _record_outcome(thread, h)
     with _registry_lock:
         _adopted.add(h)
     return h
+
+
+def _record_outcome(thread: threading.Thread, h: Thread[Any]) -> None:
+    """Make ``h`` learn how the plain thread ``thread`` ends.
+
+    ``threading`` hands an exception that escapes ``run()`` to the thread
+    object's own ``_invoke_excepthook``; this wraps that one object's (no
+    global patching) to record the exception on the handle first. An escaping
+    ``ThreadCancelled`` is the thread's cancellation, not a failure: it is
+    recorded and not printed, as for threado's own threads. Anything else
+    still goes to ``threading.excepthook``.
+    """
+    invoke = getattr(thread, "_invoke_excepthook", None)
+    if invoke is None or isinstance(thread, threading._DummyThread):
+        return  # not started by threading: no hook, and nothing escapes to us
+
+    def record_then_invoke(t: threading.Thread) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            h._exc = exc
+            h._retrieved = True  # reported by threading.excepthook, or not a failure
+            if isinstance(exc, ThreadCancelled):
+                return
+        invoke(t)
+
+    thread._invoke_excepthook = record_then_invoke  # type: ignore[attr-defined]
 
 
 def run(func: Callable[[*Ts], T], *args: *Ts) -> T:
@@ -548,8 +582,19 @@ def _after_fork_in_child() -> None:
     global _registry_lock
     _registry_lock = _thread.allocate_lock()
     me = lookup_state()
+    # Failures of threads that ended before the fork are the parent's to
+    # report: reported once, not once per process.
+    for h in _unretrieved:
+        h._retrieved = True
+    _unretrieved.clear()
     for h in [*_running, *_adopted]:
-        if h._state is me or h._done._set:
+        if h._state is me:
+            # The forking thread goes on, but its latch's mutex may have
+            # been held by a thread that is gone (one joining it): renew it.
+            if not h._done._set:
+                h._done = Latch()
+            continue
+        if h._done._set:
             continue
         # That thread does not exist in the child: it is over. A spawned one
         # has no outcome (join() raises ThreadError, as for a failure). Its
