@@ -29,8 +29,8 @@ import os
 import select
 from typing import Final
 
-from ._parking import announce, enter_wait, leave_wait
-from ._state import TIMEOUT_MAX, ThreadState, clock, get_state
+from ._parking import announce, enter_wait, leave_wait, wake_watchers
+from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, local
 
 __all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
@@ -183,10 +183,54 @@ def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -
         ``True`` once ready (or in error/hang-up: the next I/O call reports
         it), ``False`` if ``deadline`` (a :func:`threado.clock` value) passed.
     """
-    ready = poll_fds({fd: events}, deadline, what if what is not None else f"descriptor {fd}")
-    if ready and ready[0][1] & select.POLLNVAL:
+    st = local.state
+    if (
+        deadline is None
+        and st is not None
+        and st.deadline is None
+        and not st.depth
+        and st.wakeup is not None
+    ):
+        revents = _wait_one(st, st.wakeup, fd, events, what)  # type: ignore[arg-type]
+    else:
+        ready = poll_fds({fd: events}, deadline, what if what is not None else f"descriptor {fd}")
+        if not ready:
+            return False
+        revents = ready[0][1]
+    if revents & select.POLLNVAL:
         raise OSError(errno.EBADF, "Bad file descriptor")
-    return bool(ready)
+    return True
+
+
+def _wait_one(st: ThreadState, wakeup: FDWakeup, fd: int, events: int, what: object) -> int:
+    """:func:`poll_fds`' common case, lean: one descriptor, no deadline in
+    force, not inside another wait, the wake-up descriptor already made.
+    Returns ``fd``'s ``revents``."""
+    poller = wakeup.poller
+    poller.register(fd, events)
+    saved_what, saved_since = st.waiting_on, st.wait_since
+    st.depth = 1
+    wakeup.waiting = True  # before the check below: see the module docstring
+    try:
+        st.wait_since = clock()
+        st.waiting_on = what if what is not None else f"descriptor {fd}"
+        if st.watchers:
+            wake_watchers(st)
+        read_fd = wakeup.read_fd
+        while True:
+            # (No deadline can appear: only this thread opens its scopes,
+            # and a signal handler's are closed again when it returns.)
+            if st.cancel is not None:
+                st.check()
+            for ready_fd, revents in poller.poll():
+                if ready_fd != read_fd:
+                    return revents
+            wakeup.drain()
+    finally:
+        wakeup.waiting = False
+        poller.unregister(fd)
+        st.depth = 0
+        st.waiting_on, st.wait_since = saved_what, saved_since
 
 
 def wait_readable(fd: int | object, timeout: float | None = None) -> bool:

@@ -52,6 +52,9 @@ T = TypeVar("T")
 
 _POLLIN = 0x001
 _POLLOUT = 0x004
+# A wait for readability shorter than this found data already there (a
+# wait that sleeps costs a wake-up, several microseconds at the least).
+_QUICK_WAIT = 5e-6
 # A plain int: MSG_DONTWAIT is an IntFlag, and IntFlag.__or__ runs Python code.
 _DONTWAIT: int = int(getattr(_socket, "MSG_DONTWAIT", 0))
 # The standard library's own, bound now: threado.patch() replaces the
@@ -73,7 +76,17 @@ def __getattr__(name: str) -> Any:
 class socket(_socket.socket):
     """A :class:`socket.socket` whose blocking calls are cancellable."""
 
-    __slots__ = ()
+    # _waited: the last read in a thread that can be cancelled had to wait.
+    # Then the next one waits first instead of trying (and failing) first: in
+    # a request/response exchange the answer is rarely there yet, and a
+    # failed try costs more than the wait (an exception, and the GIL held a
+    # little longer while the peer's thread wants it). A wait that returns at
+    # once shows data streaming in, and turns it off again.
+    __slots__ = ("_waited",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waited = False
 
     def _blocking(self, events: int, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` (a non-blocking try) until it does not block.
@@ -124,6 +137,21 @@ class socket(_socket.socket):
             except (BlockingIOError, InterruptedError):
                 pass
 
+    def _read_after_wait(self, call: Callable[..., T], *args: Any) -> T:
+        """A read (no socket timeout) that waits first; see ``_waited``."""
+        fd = self.fileno()
+        while True:
+            start = clock()
+            wait_fd(fd, _POLLIN, None, self)
+            quick = clock() - start < _QUICK_WAIT
+            try:
+                result = call(self, *args)
+            except (BlockingIOError, InterruptedError):
+                continue
+            if quick:
+                self._waited = False
+            return result
+
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``socket.recv``, cancellable (a blocking point)."""
         st = _local.state
@@ -136,10 +164,12 @@ class socket(_socket.socket):
             st.check()
         flags |= _DONTWAIT
         if timeout is None:  # with a timeout, CPython would wait first: see _blocking
+            if self._waited:
+                return self._read_after_wait(_std_recv, bufsize, flags)
             try:
                 return _std_recv(self, bufsize, flags)
             except (BlockingIOError, InterruptedError):
-                pass
+                self._waited = True
         return self._wait_and_retry(_POLLIN, _std_recv, bufsize, flags)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -154,10 +184,12 @@ class socket(_socket.socket):
             st.check()
         flags |= _DONTWAIT
         if timeout is None:
+            if self._waited:
+                return self._read_after_wait(_std_recv_into, buffer, nbytes, flags)
             try:
                 return _std_recv_into(self, buffer, nbytes, flags)
             except (BlockingIOError, InterruptedError):
-                pass
+                self._waited = True
         return self._wait_and_retry(_POLLIN, _std_recv_into, buffer, nbytes, flags)
 
     def send(self, data: Any, flags: int = 0) -> int:
