@@ -55,6 +55,7 @@ _POLLOUT = 0x004
 # A wait for readability shorter than this found data already there (a
 # wait that sleeps costs a wake-up, several microseconds at the least).
 _QUICK_WAIT = 5e-6
+_WAITALL: int = int(getattr(_socket, "MSG_WAITALL", 0))
 # A plain int: MSG_DONTWAIT is an IntFlag, and IntFlag.__or__ runs Python code.
 _DONTWAIT: int = int(getattr(_socket, "MSG_DONTWAIT", 0))
 # The standard library's own, bound now: threado.patch() replaces the
@@ -98,7 +99,7 @@ class socket(_socket.socket):
         """
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
-        wait_first = timeout is not None
+        wait_first = timeout is not None and self.fileno() >= 0  # closed: the call says EBADF
         while True:
             if wait_first and not wait_fd(self.fileno(), events, deadline, self):
                 raise TimeoutError("timed out")
@@ -129,6 +130,8 @@ class socket(_socket.socket):
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
         fd = self.fileno()
+        if fd < 0:
+            return call(self, *args)  # closed: the standard error (EBADF)
         while True:
             if not wait_fd(fd, events, deadline, self):
                 raise TimeoutError("timed out")
@@ -152,6 +155,38 @@ class socket(_socket.socket):
                 self._waited = False
             return result
 
+    def _recv_waitall(self, bufsize: int, flags: int) -> bytes:
+        buf = bytearray(bufsize)
+        n = self._recv_into_waitall(memoryview(buf), flags)
+        del buf[n:]
+        return bytes(buf)
+
+    def _recv_into_waitall(self, view: memoryview, flags: int) -> int:
+        """``MSG_WAITALL`` on a blocking socket: fill ``view`` (or stop at
+        end of stream), waiting cancellably in between. Like the kernel's own
+        ``MSG_WAITALL`` interrupted by a signal, a cancel that comes after
+        some bytes arrived returns them (the cancel waits for the next
+        blocking point): nothing read is lost."""
+        f = (flags & ~_WAITALL) | _DONTWAIT
+        want = len(view)
+        got = 0
+        fd = self.fileno()
+        while got < want:
+            try:
+                n = _std_recv_into(self, view[got:], want - got, f)
+            except (BlockingIOError, InterruptedError):
+                try:
+                    wait_fd(fd, _POLLIN, None, self)
+                except ThreadCancelled:
+                    if got:
+                        break
+                    raise
+                continue
+            if n == 0:
+                break  # end of stream
+            got += n
+        return got
+
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``socket.recv``, cancellable (a blocking point)."""
         st = _local.state
@@ -162,6 +197,10 @@ class socket(_socket.socket):
             return _std_recv(self, bufsize, flags)
         if st.cancel is not None or st.deadline is not None:
             st.check()
+        if bufsize < 0:
+            return _std_recv(self, bufsize, flags)  # the standard ValueError, at once
+        if timeout is None and flags & _WAITALL:
+            return self._recv_waitall(bufsize, flags)
         flags |= _DONTWAIT
         if timeout is None:  # with a timeout, CPython would wait first: see _blocking
             if self._waited:
@@ -182,6 +221,11 @@ class socket(_socket.socket):
             return _std_recv_into(self, buffer, nbytes, flags)
         if st.cancel is not None or st.deadline is not None:
             st.check()
+        if nbytes < 0:
+            return _std_recv_into(self, buffer, nbytes, flags)  # the standard ValueError
+        if timeout is None and flags & _WAITALL:
+            view = memoryview(buffer).cast("B")
+            return self._recv_into_waitall(view[: nbytes or len(view)], flags)
         flags |= _DONTWAIT
         if timeout is None:
             if self._waited:
@@ -224,6 +268,38 @@ class socket(_socket.socket):
         f = flags | _DONTWAIT
         return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom_into(self, buffer, nbytes, f))
 
+    if hasattr(_stdsocket, "recvmsg"):
+
+        def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> Any:
+            """``socket.recvmsg``, cancellable (a blocking point)."""
+            if not self._cancellable():
+                return super().recvmsg(bufsize, ancbufsize, flags)
+            f = flags | _DONTWAIT
+            return self._blocking(_POLLIN, lambda: _stdsocket.recvmsg(self, bufsize, ancbufsize, f))
+
+        def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> Any:
+            """``socket.recvmsg_into``, cancellable (a blocking point)."""
+            if not self._cancellable():
+                return super().recvmsg_into(buffers, ancbufsize, flags)
+            f = flags | _DONTWAIT
+            buffers = list(buffers)  # an iterator must survive a retry
+            return self._blocking(
+                _POLLIN, lambda: _stdsocket.recvmsg_into(self, buffers, ancbufsize, f)
+            )
+
+        def sendmsg(
+            self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None
+        ) -> int:
+            """``socket.sendmsg``, cancellable (a blocking point)."""
+            extra = () if address is None else (address,)
+            if not self._cancellable():
+                return super().sendmsg(buffers, ancdata, flags, *extra)
+            f = flags | _DONTWAIT
+            buffers, ancdata = list(buffers), list(ancdata)
+            return self._blocking(
+                _POLLOUT, lambda: _stdsocket.sendmsg(self, buffers, ancdata, f, *extra)
+            )
+
     def sendto(self, data: Any, *args: Any) -> int:
         """``socket.sendto``, cancellable (a blocking point)."""
         if not self._cancellable():
@@ -249,6 +325,9 @@ class socket(_socket.socket):
             return super().sendall(data, flags)
         view = memoryview(data).cast("B")
         total = len(view)
+        if not total:
+            _stdsocket.send(self, view, flags | _DONTWAIT)  # errors as the stdlib's (EBADF)
+            return None
         sent = 0
         timeout = self.gettimeout()
         deadline = None if timeout is None else clock() + timeout
@@ -313,7 +392,10 @@ class socket(_socket.socket):
         """``socket.connect_ex``, cancellable (a blocking point)."""
         if not self._cancellable():
             return super().connect_ex(address)
-        return self._connect(address)
+        try:
+            return self._connect(address)
+        except TimeoutError:
+            return errno.EWOULDBLOCK  # what the standard connect_ex says on timeout
 
     def _connect(self, address: Any) -> int:
         # connect without blocking (with a timeout, CPython's own code would
@@ -325,7 +407,13 @@ class socket(_socket.socket):
         super().settimeout(0.0)
         try:
             err = super().connect_ex(address)
-            if err not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            if err in (errno.EAGAIN, errno.EWOULDBLOCK) and timeout is None:
+                # A unix socket whose listener's backlog is full: poll cannot
+                # wait for room, so connect as the standard library does
+                # (blocking; not cancellable while it waits).
+                super().settimeout(None)
+                return super().connect_ex(address)
+            if err not in (errno.EINPROGRESS, errno.EALREADY):
                 return err
             if not wait_fd(self.fileno(), _POLLOUT, deadline, self):
                 raise TimeoutError("timed out")
