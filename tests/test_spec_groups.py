@@ -95,11 +95,6 @@ def test_lock_acquire_arguments_match_threading(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: Lock/RLock.acquire(None) treats blocking=None as False and "
-    "returns True; threading raises TypeError (blocking must be an int/bool)",
-)
 @pytest.mark.parametrize(("std", "td"), LOCKS, ids=LOCK_IDS)
 def test_lock_acquire_blocking_none_is_a_type_error(std: Any, td: Any) -> None:
     assert outcome(lambda: std().acquire(None))[1] is TypeError
@@ -269,12 +264,6 @@ def test_condition_without_the_lock_raises_runtime_error(make_lock: Any) -> None
             call()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: Condition.wait_for(false_pred, timeout<=0) without holding the "
-    "lock returns the predicate instead of raising RuntimeError like threading (it never "
-    "calls wait(); _sync.py Condition.wait_for)",
-)
 @pytest.mark.parametrize("timeout", [0, -1])
 def test_condition_wait_for_without_the_lock_raises_like_threading(timeout: float) -> None:
     with pytest.raises(RuntimeError):
@@ -411,11 +400,6 @@ def test_condition_wait_for_is_a_blocking_point_even_when_true() -> None:
     assert in_cancelled_thread(body).cancelled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.Condition lacks threading.Condition's notifyAll alias "
-    "(threading.Event.isSet too), so threado.patch() breaks code using them",
-)
 def test_condition_and_event_keep_threadings_aliases() -> None:
     assert hasattr(threading.Condition(), "notifyAll")
     assert hasattr(threado.Condition(), "notifyAll")
@@ -781,11 +765,6 @@ def test_queue_empty_and_full_are_the_stdlib_exceptions(std: Any, td: Any) -> No
         q.put(2, timeout=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: a timeout too large for the platform (1e300) makes get wait "
-    "(forever) instead of raising OverflowError as queue.Queue/SimpleQueue do",
-)
 @pytest.mark.parametrize("make", [threado.Queue, threado.SimpleQueue], ids=["Queue", "SimpleQueue"])
 def test_queue_get_overflowing_timeout_raises_overflow_error(make: Any) -> None:
     with pytest.raises(OverflowError):
@@ -934,12 +913,6 @@ def test_shutdown_immediate_join_still_waits_for_items_already_taken() -> None:
         q.task_done()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: on a shut-down queue, get/put with a negative timeout raise "
-    "ValueError; Python 3.13's queue checks is_shutdown first and raises ShutDown "
-    "(_queues.py: _deadline() runs before the shutdown check)",
-)
 def test_shutdown_is_checked_before_timeout_validation_as_in_3_13() -> None:
     q: threado.Queue[int] = threado.Queue(1)
     q.shutdown()
@@ -1338,12 +1311,6 @@ def test_cancel_remaining_cancels_and_waits() -> None:
     assert g.exceptions == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: ThreadGroup.cancel_remaining() called from one of the group's "
-    "own threads waits (shielded, uncancellable) for itself to end: permanent hang "
-    "(_group.py cancel_remaining -> _wait_all_ended)",
-)
 def test_cancel_remaining_from_a_child_does_not_hang() -> None:
     code = textwrap.dedent(
         """
@@ -1463,24 +1430,11 @@ def test_results_in_spawn_order() -> None:
     assert g.results == [0, 10, 20]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado deviation: a group thread that dies of SystemExit/KeyboardInterrupt is "
-    "wrapped in a BaseExceptionGroup; asyncio.TaskGroup (which SPEC §5 says the combination "
-    "follows) re-raises such base errors as themselves (_group.py _outcome)",
-)
 def test_thread_system_exit_propagates_as_itself_like_asyncio() -> None:
     with pytest.raises(SystemExit), threado.ThreadGroup() as g:
         g.spawn(sys.exit, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado deviation: a thread already cancelled when it calls Barrier.wait() "
-    "raises ThreadCancelled without breaking the barrier, so the other parties wait "
-    "forever; SPEC §4 says a cancelled waiter breaks the barrier for the others "
-    "(_sync.py Barrier.wait: st.check() before arriving)",
-)
 def test_barrier_waiter_cancelled_on_entry_breaks_it_for_the_others() -> None:
     b = threado.Barrier(2)
     other = parked(b.wait)

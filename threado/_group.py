@@ -39,9 +39,9 @@ from typing import Any, Final, TypeVar, TypeVarTuple
 from ._errors import CancelReason, ThreadCancelled
 from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
 from ._scopes import shield
-from ._state import get_state
+from ._state import get_state, lookup_state
 from ._sync import Semaphore
-from ._threads import Thread, spawn
+from ._threads import Thread, _spawn
 
 __all__ = ["ThreadGroup"]
 
@@ -148,13 +148,37 @@ class ThreadGroup:
             self._slots.acquire()
         try:
             self._check_open()
-            t = spawn(func, *args, name=name, daemon=daemon)
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
             raise
-        self._adopt(t)
-        return t
+        # Adopted before it starts: a member from its first line (its own
+        # join() or cancel_remaining() knows it), and a group that closed
+        # meanwhile refuses it before it runs at all.
+        adopted: list[Thread[Any]] = []
+
+        def adopt(t: Thread[Any]) -> None:
+            self._adopt(t)
+            adopted.append(t)
+
+        try:
+            return _spawn(func, args, name, daemon, adopt)
+        except BaseException:
+            if adopted:  # adopted, but it could not start: it never runs
+                self._forget(adopted[0])
+            elif self._slots is not None:
+                self._slots.release()
+            raise
+
+    def _forget(self, t: Thread[Any]) -> None:
+        """Undo :meth:`_adopt` for a thread that could not start."""
+        with self._mutex:
+            self._threads.remove(t)
+            self._running.discard(t)
+            if len(self._running) <= 1 and self._idle.waiters:
+                self._idle.handoff_all_locked(True)
+        if self._slots is not None:
+            self._slots.release()
 
     def add(self, thread: Thread[Any]) -> None:
         """Adopt ``thread``, a thread started by :func:`threado.spawn`.
@@ -183,7 +207,12 @@ class ThreadGroup:
                 return
         if self._slots is not None:
             self._slots.acquire()
-        self._adopt(thread)
+        try:
+            self._adopt(thread)
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
 
     def _check_open(self) -> None:
         if self._closed:
@@ -201,8 +230,6 @@ class ThreadGroup:
         if closed:
             # Closed between the check and now: the thread may not join.
             t._state.request_cancel(CancelReason.GROUP, self, "spawned into a closed ThreadGroup")
-            if self._slots is not None:
-                self._slots.release()
             raise RuntimeError("spawning into a closed ThreadGroup")
         if cancelling:
             self._cancel_thread(t)
@@ -231,7 +258,10 @@ class ThreadGroup:
                     victims = list(self._running)
             if self._watchers.waiters:
                 self._watchers.handoff_all_locked(True)
-            if not self._running and self._idle.waiters:
+            # A member waiting (join, cancel_remaining) waits for the others
+            # only: wake the waiters once at most one thread runs; each
+            # re-checks for itself.
+            if len(self._running) <= 1 and self._idle.waiters:
                 self._idle.handoff_all_locked(True)
         if decided:
             for v in victims:
@@ -242,12 +272,21 @@ class ThreadGroup:
     def _cancel_thread(self, t: Thread[Any]) -> None:
         t._state.request_cancel(CancelReason.GROUP, self, f"cancelled by {self!r}")
 
-    def _start_cancelling(self) -> None:
+    def _start_cancelling(self, spare: Thread[Any] | None = None) -> None:
         with self._mutex:
             self._cancelling = True
-            victims = list(self._running)
+            victims = [t for t in self._running if t is not spare]
         for t in victims:
             self._cancel_thread(t)
+
+    def _me_if_member(self) -> Thread[Any] | None:
+        """The calling thread's handle if it is one of the group's threads."""
+        st = lookup_state()
+        h = st.handle if st is not None else None
+        if h is None:
+            return None
+        with self._mutex:
+            return h if h in self._running else None
 
     # -- waiting -----------------------------------------------------------------
 
@@ -259,11 +298,13 @@ class ThreadGroup:
         """
         st = get_state()
         st.check()
+        me = None if close else self._me_if_member()  # a member waits for the others
         while True:
             w = None
             try:
                 with self._mutex:
-                    if not self._running:
+                    running = self._running
+                    if not running or (me is not None and len(running) == 1 and me in running):
                         if close:
                             self._closed = True
                         return
@@ -289,7 +330,9 @@ class ThreadGroup:
         are cancelled at once (they run up to their first blocking point).
         """
         get_state().check()
-        self._start_cancelling()
+        # Called by one of the group's threads: it cancels and waits for the
+        # others, not for itself (it would wait forever, shielded).
+        self._start_cancelling(self._me_if_member())
         with shield():
             self._wait_all_ended()
 
@@ -408,6 +451,13 @@ class ThreadGroup:
             raise exc
         if self._wait in (any, object) and self.completed is not None and exc is None:
             return
+        for t in failures:
+            if isinstance(t._exc, KeyboardInterrupt | SystemExit):
+                # As asyncio.TaskGroup: a thread that died of one of these
+                # re-raises it as itself (the others were cancelled and
+                # waited for); the remaining failures stay unretrieved.
+                t._mark_retrieved()
+                raise t._exc
         errors: list[BaseException] = []
         if exc is not None:
             errors.append(exc)
@@ -416,8 +466,8 @@ class ThreadGroup:
             errors.append(t._exc)  # type: ignore[arg-type]
         if errors:
             # An ExceptionGroup when every error is an Exception (the usual
-            # case), a BaseExceptionGroup if a thread died of, say, SystemExit.
-            # from None: the body's exception is inside the group already.
+            # case), else a BaseExceptionGroup. from None: the body's
+            # exception is inside the group already.
             raise BaseExceptionGroup("unhandled errors in a ThreadGroup", errors) from None
 
     def __repr__(self) -> str:

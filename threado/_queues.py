@@ -59,7 +59,7 @@ from ._parking import (
     enter_wait,
     leave_wait,
 )
-from ._state import ThreadState, clock, get_state, unpark
+from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 from ._sync import Condition
 
 __all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown", "SimpleQueue"]
@@ -94,6 +94,8 @@ def _deadline(block: bool, timeout: float | None) -> float | None:
     timeout = check_seconds(timeout, "timeout")
     if timeout < 0:
         raise ValueError("'timeout' must be a non-negative number")
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")  # as queue's waits
     return clock() + timeout
 
 
@@ -252,7 +254,12 @@ class Queue(Generic[T]):
                 when the queue is bounded: an unbounded ``put`` never waits).
         """
         # As queue.Queue: an unbounded put never waits, so takes any timeout.
-        deadline = _deadline(block, timeout) if self.maxsize > 0 else None
+        try:
+            deadline = _deadline(block, timeout) if self.maxsize > 0 else None
+        except ValueError:
+            if self.is_shutdown:  # 3.13 checks for shutdown first
+                raise ShutDown from None
+            raise
         st = get_state()
         if block:
             st.check()
@@ -304,7 +311,12 @@ class Queue(Generic[T]):
             ThreadCancelled: the thread was cancelled; nothing was consumed.
             ValueError: ``timeout`` is negative.
         """
-        deadline = _deadline(block, timeout)
+        try:
+            deadline = _deadline(block, timeout)
+        except ValueError:
+            if self.is_shutdown and not self.qsize():  # 3.13 checks for shutdown first
+                raise ShutDown from None
+            raise
         st = get_state()
         if block:
             st.check()

@@ -50,12 +50,15 @@ state as the standard library's do. Nothing relies on the GIL.
 from __future__ import annotations
 
 import _thread
+import operator
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+from ._errors import ThreadCancelled
 from ._parking import (
     PENDING,
     TIMED_OUT,
@@ -99,6 +102,15 @@ HANDED: Final[Any] = _Marker("HANDED")  # ownership transferred; _inner stays he
 RETRY: Final[Any] = _Marker("RETRY")  # the lock was released: try again
 
 
+def _check_blocking(blocking: object) -> bool:
+    """``blocking`` as ``threading``'s locks take it: an integer.
+
+    Raises:
+        TypeError: ``blocking`` is not an integer.
+    """
+    return bool(operator.index(blocking))  # type: ignore[arg-type]
+
+
 def _lock_deadline(blocking: bool, timeout: float) -> float | None:
     """Validate ``threading.Lock.acquire`` arguments; return the deadline.
 
@@ -124,7 +136,10 @@ def _wait_deadline(timeout: float | None) -> float | None:
     """Deadline for ``wait(timeout)``: ``None`` waits forever, <= 0 not at all."""
     if timeout is None:
         return None
-    return clock() + check_seconds(timeout, "timeout")
+    timeout = check_seconds(timeout, "timeout")
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")  # as threading's waits
+    return clock() + timeout
 
 
 class _LockWaiter(Waiter):
@@ -163,7 +178,10 @@ class Lock:
             ThreadCancelled: the thread was cancelled (or a deadline passed)
                 before the lock could be acquired; the lock is not held.
             ValueError: ``timeout`` with ``blocking=False``, or negative.
+            TypeError: ``blocking`` is not an integer (``bool`` is one).
         """
+        if blocking is not True and blocking is not False:
+            blocking = _check_blocking(blocking)
         if timeout == -1:
             if self._inner.acquire(False):
                 return True
@@ -319,6 +337,8 @@ class RLock:
 
         A blocking point if it has to wait; see :meth:`Lock.acquire`.
         """
+        if blocking is not True and blocking is not False:
+            blocking = _check_blocking(blocking)
         if timeout == -1:
             if self._reserved is None and self._inner.acquire(False):
                 return True
@@ -591,14 +611,18 @@ class Condition:
         get_state().check()  # a blocking point, even if it need not wait
         deadline = _wait_deadline(timeout)
         result = predicate()
+        first = True
         while not result:
             if deadline is not None:
                 remaining = deadline - clock()
-                if remaining <= 0:
+                # As threading's: the first round always waits (and so checks
+                # that the caller holds the lock), however short the timeout.
+                if remaining <= 0 and not first:
                     break
-                self.wait(remaining)
+                self.wait(max(remaining, 0.0))
             else:
                 self.wait()
+            first = False
             result = predicate()
         return result
 
@@ -625,6 +649,15 @@ class Condition:
             raise RuntimeError("cannot notify on un-acquired lock")
         with self._mutex:
             self._queue.handoff_all_locked(True)
+
+    def notifyAll(self) -> None:
+        """Deprecated alias of :meth:`notify_all`, as in ``threading``."""
+        warnings.warn(
+            "notifyAll() is deprecated, use notify_all() instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.notify_all()
 
     def __repr__(self) -> str:
         return f"<threado.Condition({self._lock!r}, {len(self._queue)} waiting)>"
@@ -762,6 +795,13 @@ class Event:
         """Return whether the flag is set."""
         return self._flag
 
+    def isSet(self) -> bool:
+        """Deprecated alias of :meth:`is_set`, as in ``threading``."""
+        warnings.warn(
+            "isSet() is deprecated, use is_set() instead", DeprecationWarning, stacklevel=2
+        )
+        return self._flag
+
     def set(self) -> None:
         """Set the flag and wake every waiter."""
         with self._mutex:
@@ -882,14 +922,18 @@ class Barrier:
                 (reset, aborted, the action failed, or another waiter left
                 early).
             ThreadCancelled: the thread was cancelled before every party
-                arrived; the barrier breaks (unless the thread was already
-                cancelled on entry: then it raises without arriving).
+                arrived (or before it called ``wait``): the barrier breaks,
+                since this party will not arrive.
         """
         if timeout is None:
             timeout = self._timeout
         deadline = _wait_deadline(timeout)
         st = get_state()
-        st.check()
+        try:
+            st.check()
+        except ThreadCancelled:
+            self.abort()  # a party that will never arrive: the others must not wait
+            raise
         w: Waiter | None = None
         gen = self._gen
         try:

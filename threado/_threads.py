@@ -370,11 +370,60 @@ Thread.__module__ = "threado"
 
 
 def _report(name: str, exc: BaseException) -> None:
-    logger.error(
+    """Log an unretrieved failure, with its traceback.
+
+    Often called from ``Thread.__del__``, that is, wherever the garbage
+    collector runs, possibly inside ``ast.parse``; CPython 3.11's traceback
+    formatting calls ``ast.parse`` (for its ``^^^`` markers), which must not
+    run there (it corrupts the outer parse). So the record carries its
+    traceback text ready-made, without those markers, and handlers use it.
+    """
+    if not logger.isEnabledFor(logging.ERROR):
+        return
+    record = logger.makeRecord(
+        logger.name,
+        logging.ERROR,
+        __file__,
+        0,
         "thread %r failed and its exception was never retrieved",
-        name,
-        exc_info=(type(exc), exc, exc.__traceback__),
+        (name,),
+        (type(exc), exc, exc.__traceback__),
     )
+    record.exc_text = _plain_traceback(exc)
+    logger.handle(record)
+
+
+def _plain_traceback(exc: BaseException) -> str:
+    """``traceback.format_exception(exc)`` without the position markers."""
+    parts: list[str] = []
+    seen: set[int] = set()
+
+    def walk(e: BaseException) -> None:
+        seen.add(id(e))
+        if e.__cause__ is not None and id(e.__cause__) not in seen:
+            walk(e.__cause__)
+            parts.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+            )
+        elif (
+            e.__context__ is not None
+            and not e.__suppress_context__
+            and id(e.__context__) not in seen
+        ):
+            walk(e.__context__)
+            parts.append(
+                "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+        frames = [
+            (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(e.__traceback__)
+        ]
+        if frames:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.format_list(frames))  # type: ignore[arg-type]
+        parts.extend(traceback.format_exception_only(type(e), e))
+
+    walk(exc)
+    return "".join(parts).rstrip("\n")
 
 
 def _report_unretrieved_at_exit() -> None:
@@ -467,6 +516,19 @@ def spawn(
     Raises:
         TypeError: ``func`` is not callable.
     """
+    return _spawn(func, args, name, daemon)
+
+
+def _spawn(
+    func: Callable[..., T],
+    args: tuple[Any, ...],
+    name: str | None,
+    daemon: bool,
+    before_start: Callable[[Thread[Any]], None] | None = None,
+) -> Thread[T]:
+    """:func:`spawn`; ``before_start(handle)`` runs before the thread starts
+    (a group adopts it there, so that it is a member from its first line).
+    If it raises, no thread starts."""
     if not callable(func):
         raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
     if name is None:
@@ -483,6 +545,8 @@ def spawn(
         target=_bootstrap, args=(handle, state, ctx, func, args), name=name, daemon=bool(daemon)
     )
     handle._thread = thread
+    if before_start is not None:
+        before_start(handle)
     with _registry_lock:
         _running.add(handle)
     try:
