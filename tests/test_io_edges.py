@@ -761,11 +761,6 @@ def test_select_errors_match_the_stdlib() -> None:
         assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.select.select counts POLLHUP as writable (_WRITABLE); "
-    "Linux select() does not put a hung-up descriptor in the write set",
-)
 def test_select_write_set_ignores_hangup() -> None:
     r, w = os.pipe()
     os.close(w)
@@ -808,12 +803,6 @@ def test_poll_matches_the_stdlib_and_is_cancellable(pair: Any) -> None:
         assert t.cancel(timeout=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.select.epoll.poll validates maxevents only when an "
-    "event arrives (it polls the epoll fd first), so poll(timeout, maxevents=0) waits "
-    "and returns [] instead of raising ValueError as the stdlib does",
-)
 def test_epoll_maxevents_zero_raises() -> None:
     with stdselect.epoll() as ep:
         expected = outcome(lambda: ep.poll(0.1, maxevents=0))
@@ -822,11 +811,6 @@ def test_epoll_maxevents_zero_raises() -> None:
         assert in_thread(outcome, lambda: tep.poll(0.1, maxevents=0)) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.select.epoll (select.epoll once patched) has no "
-    "fromfd() classmethod, which the stdlib epoll type provides",
-)
 def test_epoll_fromfd_exists() -> None:
     with stdselect.epoll() as ep:
         other = stdselect.epoll.fromfd(os.dup(ep.fileno()))
@@ -857,13 +841,6 @@ def test_epoll_results_and_cancellation(pair: Any) -> None:
                 ep.poll(3, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: _fdwait.poll_fds registers the descriptors in the thread's "
-    "persistent poller before its try/finally; when a later register raises "
-    "(OverflowError for a huge fd) the earlier ones stay registered, and every later "
-    "wait of the thread wakes on them (a select([], [], [], 0.3) returns at once)",
-)
 def test_a_failed_select_leaves_no_stale_registration() -> None:
     def scenario() -> float:
         x, y = tsocket.socketpair()
@@ -1144,12 +1121,6 @@ def test_run_timeout_raises_as_the_stdlib_and_reaps_the_child() -> None:
     assert in_thread(scenario, tsubprocess) == scenario(stdsubprocess) == (cmd, 0.5, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.subprocess.run on TimeoutExpired kills the child then "
-    "calls communicate() (the stdlib only wait()s on POSIX), which waits for EOF on "
-    "pipes a grandchild still holds: run(timeout=0.3) takes as long as the grandchild",
-)
 def test_run_timeout_does_not_wait_for_grandchildren_holding_the_pipes() -> None:
     cmd = ["sh", "-c", "sleep 4 & exec sleep 30"]
 
@@ -1163,12 +1134,6 @@ def test_run_timeout_does_not_wait_for_grandchildren_holding_the_pipes() -> None
     assert in_thread(timed, tsubprocess) < 1.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: Popen.communicate reads the pipes with os.read on the fd, "
-    "bypassing the file object's buffer; in the single-pipe case the stdlib uses "
-    "stdout.read(), so data already buffered by an earlier readline() is lost",
-)
 def test_communicate_after_readline_keeps_buffered_output() -> None:
     def scenario(mod: Any) -> tuple[bytes, bytes]:
         p = mod.Popen(["printf", "a\\nb\\nc\\n"], stdout=stdsubprocess.PIPE)
@@ -1181,13 +1146,6 @@ def test_communicate_after_readline_keeps_buffered_output() -> None:
     assert in_thread(scenario, tsubprocess) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.subprocess.check_output turns input=None into b'' "
-    "unless text/universal_newlines is set, ignoring encoding=/errors= (the stdlib "
-    "checks them): check_output(cmd, input=None, encoding='utf-8') fails with "
-    "AttributeError: 'bytes' object has no attribute 'encode'",
-)
 def test_check_output_input_none_with_encoding() -> None:
     def scenario(mod: Any) -> Any:
         return outcome(lambda: mod.check_output(["echo", "hi"], input=None, encoding="utf-8"))

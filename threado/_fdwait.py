@@ -140,8 +140,15 @@ def poll_fds(
         poller.register(wakeup.read_fd, select.POLLIN)
     else:
         poller = wakeup.poller
-    for fd, events in fds.items():
-        poller.register(fd, events)
+    registered: list[int] = []
+    try:
+        for fd, events in fds.items():
+            poller.register(fd, events)
+            registered.append(fd)
+    except BaseException:
+        for fd in registered:  # leave the thread's poller as it was
+            poller.unregister(fd)
+        raise
     saved = enter_wait(st)
     was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
     wakeup.waiting = True

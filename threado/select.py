@@ -30,7 +30,8 @@ _POLLIN: int = _select.POLLIN
 _POLLOUT: int = _select.POLLOUT
 _POLLPRI: int = _select.POLLPRI
 _READABLE = _POLLIN | _select.POLLHUP | _select.POLLERR
-_WRITABLE = _POLLOUT | _select.POLLERR | _select.POLLHUP
+# As Linux's select(): a hang-up makes a descriptor readable, not writable.
+_WRITABLE = _POLLOUT | _select.POLLERR
 
 
 def __getattr__(name: str) -> Any:
@@ -113,6 +114,8 @@ class epoll:
         """``epoll.poll``, cancellable: a blocking point when it may wait."""
         if timeout is not None:
             timeout = check_seconds(timeout, "timeout")
+        if maxevents != -1 and maxevents < 1:
+            raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
         if lookup_state() is None or timeout == 0:
             return self._std.poll(timeout, maxevents)  # type: ignore[no-any-return]
         deadline = None if timeout is None or timeout < 0 else clock() + timeout
@@ -122,6 +125,15 @@ class epoll:
             events = self._std.poll(0, maxevents)
             if events:
                 return events  # type: ignore[no-any-return]
+
+    @classmethod
+    def fromfd(cls, fd: int) -> epoll:
+        """Make an epoll object from an epoll descriptor, as ``select.epoll.fromfd``."""
+        if _stdepoll is None:  # pragma: no cover - not Linux
+            raise OSError(errno.ENOSYS, "epoll is not available on this platform")
+        self = cls.__new__(cls)
+        self._std = _stdepoll.fromfd(fd)
+        return self
 
     def register(self, fd: Any, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT) -> None:
         """Register ``fd``."""

@@ -59,6 +59,19 @@ def __getattr__(name: str) -> Any:
     return getattr(_subprocess, name)
 
 
+def _buffered(f: Any) -> bytes | None:
+    """What a binary pipe stream holds in its buffer, without blocking."""
+    fd = f.fileno()
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)  # our read end: nobody else shares it
+    try:
+        return f.read1(_READ_SIZE)  # type: ignore[no-any-return]
+    except BlockingIOError:
+        return None
+    finally:
+        os.set_blocking(fd, was_blocking)
+
+
 class Popen(_subprocess.Popen):  # type: ignore[type-arg]
     """A :class:`subprocess.Popen` whose ``wait`` and ``communicate`` are cancellable."""
 
@@ -122,6 +135,12 @@ class Popen(_subprocess.Popen):  # type: ignore[type-arg]
             for f in (stdout_f, stderr_f):
                 if f:
                     me._fileobj2output[f] = []
+                    if not f.closed and hasattr(f, "read1"):
+                        # Bytes an earlier readline() left in the stream's
+                        # buffer come first (the loop below reads the pipe).
+                        chunk = _buffered(f)
+                        if chunk:
+                            me._fileobj2output[f].append(chunk)
         me._save_input(input)
         data: Any = memoryview(me._input) if me._input else None
         files: dict[int, Any] = {}
@@ -232,9 +251,12 @@ def run(
     with Popen(*popenargs, **kwargs) as process:
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
-        except TimeoutExpired as exc:
+        except TimeoutExpired:
             process.kill()
-            exc.stdout, exc.stderr = process.communicate()
+            # As the stdlib on POSIX: communicate() put the output so far on
+            # the exception; waiting for the pipes' end would also wait for
+            # any grandchild that holds them.
+            process.wait()
             raise
         except BaseException:
             process.kill()
@@ -269,5 +291,6 @@ def check_output(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -
     if "stdout" in kwargs:
         raise ValueError("stdout argument not allowed, it will be overridden.")
     if "input" in kwargs and kwargs["input"] is None:
-        kwargs["input"] = "" if kwargs.get("universal_newlines") or kwargs.get("text") else b""
+        text = any(kwargs.get(k) for k in ("universal_newlines", "text", "encoding", "errors"))
+        kwargs["input"] = "" if text else b""
     return run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs).stdout
