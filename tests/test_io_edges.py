@@ -982,12 +982,6 @@ def tls_pair(certfiles: Any) -> Iterator[tuple[Any, Any]]:
     server.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.ssl.SSLSocket overrides write() only, but the stdlib "
-    "SSLSocket.send/sendall call self._sslobj.write directly, so a TLS send/sendall "
-    "blocks in C where no cancel reaches it",
-)
 def test_tls_sendall_is_cancellable(tls_pair: Any) -> None:
     client, server = tls_pair
     assert isinstance(client, tssl.SSLSocket)
@@ -1010,11 +1004,6 @@ def test_tls_recv_cancel_and_data_after(tls_pair: Any) -> None:
     assert in_thread(client.recv, 10) == b"after"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: a TLS socket's timeout message differs: threado raises "
-    "TimeoutError('The operation timed out'), the stdlib 'The read operation timed out'",
-)
 def test_tls_read_timeout_matches_the_stdlib(tls_pair: Any, certfiles: Any) -> None:
     client, _ = tls_pair
     client.settimeout(0.2)
@@ -1038,13 +1027,6 @@ def test_tls_read_timeout_matches_the_stdlib(tls_pair: Any, certfiles: Any) -> N
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: threado.ssl._ssl_call sets the socket's timeout to 0 for the "
-    "whole wait (flipping O_NONBLOCK on the shared descriptor): while one thread waits "
-    "in a TLS recv, other threads see gettimeout() == 0.0 and a non-blocking fd "
-    "(a plain thread's sendall then fails with SSLWantWriteError)",
-)
 def test_a_waiting_tls_read_does_not_change_the_socket_mode(tls_pair: Any) -> None:
     client, _ = tls_pair
     t = threado.spawn(client.recv, 10)
@@ -1056,11 +1038,6 @@ def test_a_waiting_tls_read_does_not_change_the_socket_mode(tls_pair: Any) -> No
     assert seen == (None, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: SSLSocket.accept is the stdlib's (socket.socket.accept -> "
-    "blocking _accept), not cancellable on a threado TLS listener",
-)
 def test_tls_accept_is_cancellable(certfiles: Any) -> None:
     ctx = tssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(*certfiles)
@@ -1077,12 +1054,6 @@ def test_tls_accept_is_cancellable(certfiles: Any) -> None:
         listener.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: SSLSocket.connect is the stdlib's (_real_connect -> the C "
-    "connect of stdlib socket.socket), so connecting a threado TLS socket is not "
-    "cancellable",
-)
 def test_tls_connect_is_cancellable(unresponsive_address: Any) -> None:
     s = client_context().wrap_socket(tsocket.socket(), server_hostname="localhost")
     try:
@@ -1338,12 +1309,6 @@ def test_patched_selectors_and_asyncio_are_cancellable_and_exact() -> None:
     assert out.strip() == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: patch() replaces socket.socket/SocketType with a subclass, so "
-    "ssl.SSLSocket instances (whose base stays the original class) and sockets made "
-    "before the patch are no longer isinstance(x, socket.socket) / socket.SocketType",
-)
 def test_patched_isinstance_checks_still_hold() -> None:
     out = run_fresh(
         """

@@ -189,7 +189,6 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("queue", "PriorityQueue", lambda: PriorityQueue),
     ("queue", "SimpleQueue", lambda: SimpleQueue),
     ("socket", "socket", lambda: _tsocket.socket),
-    ("socket", "SocketType", lambda: _tsocket.socket),
     ("socket", "socketpair", lambda: _tsocket.socketpair),
     ("socket", "fromfd", lambda: _tsocket.fromfd),
     ("socket", "getaddrinfo", lambda: _tsocket.getaddrinfo),

@@ -74,7 +74,26 @@ def __getattr__(name: str) -> Any:
     return getattr(_socket, name)
 
 
-class socket(_socket.socket):
+class _SocketMeta(type):
+    """Makes every standard socket pass ``isinstance(x, threado.socket.socket)``.
+
+    :func:`threado.patch` puts this class in the place of ``socket.socket``;
+    sockets made before (or by classes bound before) must still pass the
+    checks code makes against ``socket.socket``.
+    """
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        if cls is socket:
+            return isinstance(obj, _stdsocket)
+        return type.__instancecheck__(cls, obj)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        if cls is socket:
+            return issubclass(sub, _stdsocket)
+        return type.__subclasscheck__(cls, sub)
+
+
+class socket(_socket.socket, metaclass=_SocketMeta):
     """A :class:`socket.socket` whose blocking calls are cancellable."""
 
     # _waited: the last read in a thread that can be cancelled had to wait.
@@ -500,7 +519,9 @@ class _SocketIO(_socket.SocketIO):
             raise
 
 
-SocketType = socket
+# As in the standard library: the C base type, of which every socket
+# (standard or threado) is an instance.
+SocketType = _socket.SocketType
 
 
 def _adopt(sock: _socket.socket) -> socket:

@@ -28,9 +28,11 @@ import ssl as _ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import socket as _tsocket
 from ._errors import ThreadCancelled
 from ._fdwait import wait_fd
 from ._state import clock, lookup_state
+from .socket import _stdsocket as _stdsocket_cls
 
 __all__ = ["SSLContext", "SSLSocket", "create_default_context"]
 
@@ -42,6 +44,7 @@ _POLLOUT = 0x004
 # The standard library's own, bound now: threado.patch() changes the
 # class ssl contexts wrap sockets in.
 _create_default_context = _ssl.create_default_context
+_stdsettimeout = _stdsocket_cls.settimeout
 
 
 def __getattr__(name: str) -> Any:
@@ -49,38 +52,85 @@ def __getattr__(name: str) -> Any:
     return getattr(_ssl, name)
 
 
-class SSLSocket(_ssl.SSLSocket):
-    """An :class:`ssl.SSLSocket` whose handshake, reads and writes are cancellable."""
+class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
+    """An :class:`ssl.SSLSocket` whose handshake, reads and writes are cancellable.
 
-    def _ssl_call(self, call: Callable[[], T]) -> T:
-        """Run one OpenSSL call, waiting cancellably whenever it would block."""
+    It is also a :class:`threado.socket.socket`: the standard class's own
+    ``connect`` and ``accept`` (and its plain-socket calls before wrapping)
+    reach the cancellable versions through ``super()``.
+    """
+
+    def _ssl_call(self, call: Callable[[], T], what: str = "") -> T:
+        """Run one OpenSSL call, waiting cancellably whenever it would block.
+
+        The socket's timeout is 0 only around each OpenSSL call (which then
+        cannot block), not while waiting: other threads see its mode as set.
+        """
         st = lookup_state()
         timeout = self.gettimeout()
         if st is None or timeout == 0:
             return call()
         st.check()  # a blocking point, even if the call need not wait
         deadline = None if timeout is None else clock() + timeout
-        _ssl.SSLSocket.settimeout(self, 0.0)
-        try:
-            while True:
-                try:
-                    return call()
-                except _ssl.SSLWantReadError:
-                    events = _POLLIN
-                except _ssl.SSLWantWriteError:
-                    events = _POLLOUT
-                if not wait_fd(self.fileno(), events, deadline, self):
-                    raise TimeoutError("The operation timed out")
-        finally:
-            _ssl.SSLSocket.settimeout(self, timeout)
+        fd = self.fileno()
+        while True:
+            _stdsettimeout(self, 0.0)
+            try:
+                return call()
+            except _ssl.SSLWantReadError:
+                events = _POLLIN
+            except _ssl.SSLWantWriteError:
+                events = _POLLOUT
+            finally:
+                _stdsettimeout(self, timeout)
+            if not wait_fd(fd, events, deadline, self):
+                raise TimeoutError(f"The {what}operation timed out")
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``SSLSocket.read``, cancellable (a blocking point)."""
-        return self._ssl_call(lambda: _ssl.SSLSocket.read(self, len, buffer))
+        return self._ssl_call(lambda: _ssl.SSLSocket.read(self, len, buffer), "read ")
 
     def write(self, data: Any) -> int:
         """``SSLSocket.write``, cancellable (a blocking point)."""
-        return self._ssl_call(lambda: _ssl.SSLSocket.write(self, data))
+        return self._ssl_call(lambda: _ssl.SSLSocket.write(self, data), "write ")
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """``SSLSocket.send``, cancellable (a blocking point)."""
+        me: Any = self  # the standard class's private fields, untyped
+        sslobj = me._sslobj
+        if sslobj is None:
+            return _ssl.SSLSocket.send(self, data, flags)  # not wrapped yet: plain
+        me._checkClosed()
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to send() on {self.__class__}")
+        written: int = self._ssl_call(lambda: sslobj.write(data), "write ")
+        return written
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """``SSLSocket.sendall``, cancellable (a blocking point).
+
+        Raises:
+            ThreadCancelled: with a ``bytes_sent`` attribute saying how much
+                of ``data`` went out before the cancellation.
+        """
+        me: Any = self
+        if me._sslobj is None:
+            return _ssl.SSLSocket.sendall(self, data, flags)
+        me._checkClosed()
+        if flags != 0:
+            raise ValueError(
+                f"non-zero flags not allowed in calls to sendall() on {self.__class__}"
+            )
+        sent = 0
+        with memoryview(data) as view, view.cast("B") as byte_view:
+            total = len(byte_view)
+            try:
+                while sent < total:
+                    sent += self.send(byte_view[sent:])
+            except ThreadCancelled as exc:
+                exc.bytes_sent = sent  # type: ignore[attr-defined]
+                raise
+        return None
 
     def do_handshake(self, block: bool = False) -> None:
         """``SSLSocket.do_handshake``, cancellable (a blocking point).
@@ -92,11 +142,11 @@ class SSLSocket(_ssl.SSLSocket):
         try:
             if block and self.gettimeout() == 0:
                 # The stdlib's "block": run it as on a blocking socket.
-                _ssl.SSLSocket.settimeout(self, None)
+                _stdsettimeout(self, None)
                 try:
                     self._ssl_call(lambda: _ssl.SSLSocket.do_handshake(self))
                 finally:
-                    _ssl.SSLSocket.settimeout(self, 0.0)
+                    _stdsettimeout(self, 0.0)
                 return
             self._ssl_call(lambda: _ssl.SSLSocket.do_handshake(self))
         except ThreadCancelled:
