@@ -15,8 +15,11 @@ thread's end hook. A thread that never waits on I/O costs no descriptor.
   waiter's check sees the flag, or the write wakes its ``poll``: a cancel is
   never missed. Outside I/O waits nothing is written (lock hand-offs cost
   no system call).
-* The wake-up descriptor is drained after every wake-up; a stale write only
-  costs one more loop.
+* The wake-up descriptor is drained after every wake-up that does not end
+  the wait (a cancelled thread leaves at once); a stale write only costs one
+  more loop. It is closed first among its thread's end hooks: closing
+  releases the interpreter lock, which a joiner woken earlier would take,
+  only to wait again for the thread to finish.
 * ``poll`` waits until the earliest deadline in force (the call's own
   timeout, enclosing timeout blocks); nobody polls on a timer.
 """
@@ -110,7 +113,10 @@ def _wakeup_for(st: ThreadState) -> FDWakeup:
         st.wakeup = w
         hooks = st.end_hooks
         if hooks is not None:
-            hooks.append(w.close)
+            # First: close() releases the interpreter lock, and a joiner woken
+            # by the later hooks would take it, then only wait for this
+            # thread to finish (a wake-up more for both).
+            hooks.insert(0, w.close)
     return w  # type: ignore[return-value]
 
 
@@ -232,6 +238,8 @@ def _wait_one(st: ThreadState, wakeup: FDWakeup, fd: int, events: int, what: obj
             for ready_fd, revents in poller.poll():
                 if ready_fd != read_fd:
                     return revents
+            if st.cancel is not None:
+                st.check()  # leave before draining: a stale wake-up costs one loop
             wakeup.drain()
     finally:
         wakeup.waiting = False
