@@ -69,6 +69,7 @@ from ._parking import (
 )
 from ._scopes import shield
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
+from ._state import local as _local
 
 __all__ = [
     "Barrier",
@@ -295,7 +296,7 @@ class Lock:
                 self.acquire()
 
     def _at_fork_reinit(self) -> None:
-        self._inner = _thread.allocate_lock()
+        self._inner._at_fork_reinit()  # type: ignore[attr-defined]  # in place: Conditions hold its methods
         self._mutex = _thread.allocate_lock()
         self._queue = WaitQueue(self._mutex)
         self._waiters = self._queue.waiters
@@ -516,6 +517,11 @@ class Condition:
             lock, "_acquire_restore", self._plain_restore
         )
         self._is_owned: Callable[[], bool] = getattr(lock, "_is_owned", self._plain_is_owned)
+        # threado's own locks: their C ownership tests, without a Python frame.
+        if type(lock) is Lock:
+            self._is_owned = lock._inner.locked
+        elif type(lock) is RLock:
+            self._is_owned = lock._inner._is_owned
         # Re-acquire without blocking if we can (no shield needed then).
         self._try_restore: Callable[[Any], bool]
         if isinstance(lock, RLock):
@@ -574,9 +580,12 @@ class Condition:
         """
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
-        deadline = _wait_deadline(timeout)
-        st = get_state()
-        st.check()
+        deadline = None if timeout is None else _wait_deadline(timeout)
+        st = _local.state
+        if st is None:
+            st = get_state()
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
         w = None
         try:
             with self._mutex:
