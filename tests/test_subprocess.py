@@ -142,3 +142,22 @@ def test_a_cancel_while_a_with_block_waits_for_its_child_stops_it() -> None:
     wait_parked(t)
     assert t.cancel(timeout=10)
     assert children() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "waitid"), reason="needs os.waitid")
+def test_without_pidfd_a_wait_is_still_cancellable_and_reaps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback for kernels without pidfd: a helper thread waits in
+    waitid (without reaping); the caller waits for it, cancellably."""
+    monkeypatch.setattr(tsp, "_HAS_PIDFD", False)
+    before = children()
+    t = threado.spawn(tsp.run, SLEEPER)
+    wait_parked(t)
+    assert t.cancel(timeout=10)
+    assert t.cancelled
+    assert children() == before  # neither running nor a zombie
+    # And a wait that is not cancelled returns the exit status.
+    done = threado.spawn(tsp.call, [sys.executable, "-c", "raise SystemExit(3)"])
+    assert done.join(timeout=30) == 3
+    assert children() == before

@@ -10,7 +10,9 @@ Theory of operation
 
 * ``wait`` polls a ``pidfd`` (Linux 5.3+) together with the thread's wake-up
   descriptor: no polling loop, and a cancel interrupts it at once. Where
-  there is no ``pidfd``, it falls back to the standard library's wait.
+  there is no ``pidfd``, a helper thread per child waits in ``waitid``
+  (without reaping) and the caller waits, cancellably, for it to say the
+  child exited; without ``waitid`` either, the standard library's wait.
 * ``communicate`` polls the pipes and the wake-up descriptor the same way,
   also in the single-pipe case where the standard library does a plain
   blocking ``read()``.
@@ -26,6 +28,7 @@ Theory of operation
 
 from __future__ import annotations
 
+import _thread
 import os
 import select
 import subprocess as _subprocess
@@ -33,6 +36,7 @@ from typing import Any
 
 from ._errors import ThreadCancelled
 from ._fdwait import poll_fds, wait_fd
+from ._parking import Latch
 from ._scopes import cancel_requested, shield
 from ._state import clock, lookup_state
 
@@ -72,15 +76,64 @@ def _buffered(f: Any) -> bytes | None:
         os.set_blocking(fd, was_blocking)
 
 
+_HAS_WAITID = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
+_watchers: dict[int, Latch] = {}
+_watchers_mutex = _thread.allocate_lock()
+
+
+def _exit_watcher(pid: int) -> Latch:
+    """A latch set once child ``pid`` has exited (not reaped: ``WNOWAIT``).
+
+    The fallback where there is no ``pidfd``: one helper thread per child
+    waits in ``waitid``, which cannot be interrupted; callers wait for the
+    latch, cancellably. A cancelled caller stops waiting at once; the helper
+    ends when the child does (the cancelled ``run`` kills it).
+    """
+    with _watchers_mutex:
+        latch = _watchers.get(pid)
+        if latch is not None:
+            return latch
+        latch = _watchers[pid] = Latch()
+
+    def watch() -> None:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass  # reaped by someone else: it has exited all the same
+        finally:
+            with _watchers_mutex:
+                _watchers.pop(pid, None)
+            latch.set()
+
+    _thread.start_new_thread(watch, ())
+    return latch
+
+
+def _reset_watchers_in_child() -> None:
+    global _watchers_mutex
+    _watchers_mutex = _thread.allocate_lock()
+    _watchers.clear()  # the parent's children, and its helper threads, are not ours
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_watchers_in_child)
+
+
 class Popen(_subprocess.Popen):  # type: ignore[type-arg]
     """A :class:`subprocess.Popen` whose ``wait`` and ``communicate`` are cancellable."""
 
     def _wait(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
             return self.returncode
-        if lookup_state() is None or not _HAS_PIDFD:
+        if lookup_state() is None:
             return super()._wait(timeout)  # type: ignore[misc,no-any-return]
         deadline = None if timeout is None else clock() + timeout
+        if not _HAS_PIDFD:
+            if not _HAS_WAITID:
+                return super()._wait(timeout)  # type: ignore[misc,no-any-return]
+            if not _exit_watcher(self.pid).wait_until(deadline, self):
+                raise TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
+            return super()._wait(None)  # type: ignore[misc,no-any-return]  # exited: reaps at once
         try:
             pidfd = os.pidfd_open(self.pid)
         except OSError:  # already reaped elsewhere, or no permission
