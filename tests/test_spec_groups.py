@@ -1134,8 +1134,8 @@ def test_ordinary_body_exception_joins_the_failures_after_threads_are_cleaned_up
 
     with pytest.raises(ExceptionGroup) as info, threado.ThreadGroup() as g:
         t = g.spawn(worker)
+        wait_parked(t)  # before the failure, which cancels it
         failing = g.spawn(lambda: {}[0])
-        wait_parked(t)
         failing.wait()
         raise ValueError("body")
     assert cleaned.is_set()

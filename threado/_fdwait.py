@@ -45,7 +45,7 @@ _stdpoll = select.poll
 class FDWakeup:
     """A thread's wake-up descriptor (see the module docstring)."""
 
-    __slots__ = ("_closed", "_lock", "poller", "read_fd", "waiting", "write_fd")
+    __slots__ = ("_closed", "_lock", "_pending", "poller", "read_fd", "waiting", "write_fd")
 
     def __init__(self) -> None:
         if _EVENTFD:
@@ -64,6 +64,7 @@ class FDWakeup:
         self._closed = False
         # Guards close() against a concurrent wake() (a canceller's write).
         self._lock = _thread.allocate_lock()
+        self._pending = False  # a wake() asked for a write (see wake)
 
     def wake(self) -> None:
         """Wake the owner if it is in an I/O wait. Never blocks.
@@ -71,18 +72,25 @@ class FDWakeup:
         Safe in a signal handler: the lock is only tried; if somebody holds
         it, that somebody is waking the owner already, or closing.
         """
-        if not self.waiting or not self._lock.acquire(False):
+        if not self.waiting:
             return
-        try:
-            if not self._closed:
-                if _EVENTFD:
-                    os.eventfd_write(self.write_fd, 1)
-                else:  # pragma: no cover
-                    os.write(self.write_fd, b"\0")
-        except OSError:
-            pass  # already signalled (or full): one wake-up is enough
-        finally:
-            self._lock.release()
+        # Ask for a write, then write if nobody else is writing. A waker that
+        # finds the lock taken leaves its request behind; whoever holds the
+        # lock looks for requests again after releasing it, so a request made
+        # while its own write was already drained is not lost.
+        self._pending = True
+        while self._pending and self._lock.acquire(False):
+            try:
+                self._pending = False
+                if not self._closed:
+                    if _EVENTFD:
+                        os.eventfd_write(self.write_fd, 1)
+                    else:  # pragma: no cover
+                        os.write(self.write_fd, b"\0")
+            except OSError:
+                pass  # already signalled (or full): one wake-up is enough
+            finally:
+                self._lock.release()
 
     def drain(self) -> None:
         """Consume pending wake-ups."""
@@ -220,11 +228,13 @@ def _wait_one(st: ThreadState, wakeup: FDWakeup, fd: int, events: int, what: obj
     force, not inside another wait, the wake-up descriptor already made.
     Returns ``fd``'s ``revents``."""
     poller = wakeup.poller
-    poller.register(fd, events)
     saved_what, saved_since = st.waiting_on, st.wait_since
-    st.depth = 1
-    wakeup.waiting = True  # before the check below: see the module docstring
+    registered = False
     try:
+        poller.register(fd, events)
+        registered = True
+        st.depth = 1
+        wakeup.waiting = True  # before the check below: see the module docstring
         st.wait_since = clock()
         st.waiting_on = what if what is not None else f"descriptor {fd}"
         if st.watchers:
@@ -243,7 +253,8 @@ def _wait_one(st: ThreadState, wakeup: FDWakeup, fd: int, events: int, what: obj
             wakeup.drain()
     finally:
         wakeup.waiting = False
-        poller.unregister(fd)
+        if registered:
+            poller.unregister(fd)
         st.depth = 0
         st.waiting_on, st.wait_since = saved_what, saved_since
 

@@ -114,6 +114,8 @@ class ThreadGroup:
         self._idle = WaitQueue(self._mutex)
         self._threads: list[Thread[Any]] = []
         self._running: set[Thread[Any]] = set()
+        # Members waiting in join()/cancel_remaining() (a subset of _running).
+        self._joining: set[Thread[Any]] = set()
         self._finished: deque[Thread[Any]] = deque()
         self._entered = False
         # The state of the thread running the block (it cannot join the group).
@@ -175,8 +177,7 @@ class ThreadGroup:
         with self._mutex:
             self._threads.remove(t)
             self._running.discard(t)
-            if len(self._running) <= 1 and self._idle.waiters:
-                self._idle.handoff_all_locked(True)
+            self._wake_idle_locked()
         if self._slots is not None:
             self._slots.release()
 
@@ -258,11 +259,7 @@ class ThreadGroup:
                     victims = list(self._running)
             if self._watchers.waiters:
                 self._watchers.handoff_all_locked(True)
-            # A member waiting (join, cancel_remaining) waits for the others
-            # only: wake the waiters once at most one thread runs; each
-            # re-checks for itself.
-            if len(self._running) <= 1 and self._idle.waiters:
-                self._idle.handoff_all_locked(True)
+            self._wake_idle_locked()
         if decided:
             for v in victims:
                 self._cancel_thread(v)
@@ -298,22 +295,41 @@ class ThreadGroup:
         """
         st = get_state()
         st.check()
-        me = None if close else self._me_if_member()  # a member waits for the others
-        while True:
-            w = None
-            try:
+        # A member waits for the others only, and not for members that wait
+        # the same way (two members joining would wait for each other).
+        me = None if close else self._me_if_member()
+        try:
+            if me is not None:
                 with self._mutex:
-                    running = self._running
-                    if not running or (me is not None and len(running) == 1 and me in running):
-                        if close:
-                            self._closed = True
-                        return
-                    w = self._idle.enqueue_locked(st)
-                self._idle.wait(st, w, None, self)
-            except BaseException:
-                if w is not None:
-                    self._idle.abandon(w)
-                raise
+                    self._joining.add(me)
+                    self._wake_idle_locked()  # others may wait for me only
+            while True:
+                w = None
+                try:
+                    with self._mutex:
+                        # _joining is a subset of _running: equal sizes mean
+                        # every running thread is a member waiting here.
+                        running = len(self._running)
+                        if running == 0 or (me is not None and running <= len(self._joining)):
+                            if close:
+                                self._closed = True
+                            return
+                        w = self._idle.enqueue_locked(st)
+                    self._idle.wait(st, w, None, self)
+                except BaseException:
+                    if w is not None:
+                        self._idle.abandon(w)
+                    raise
+        finally:
+            if me is not None:
+                with self._mutex:
+                    self._joining.discard(me)
+
+    def _wake_idle_locked(self) -> None:
+        """Wake the threads waiting for the group to be idle, if it is: no
+        thread runs but members waiting for the others. Mutex held."""
+        if self._idle.waiters and len(self._running) <= len(self._joining):
+            self._idle.handoff_all_locked(True)
 
     def join(self) -> None:
         """Wait until every thread of the group has ended; a blocking point.

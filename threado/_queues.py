@@ -636,10 +636,14 @@ class SimpleQueue(Generic[T]):
         # lands on a record nobody looks at any more.
         waiting = self._waiting
         rec = _Getter(st)
-        waiting.append(rec)
-        saved = enter_wait(st)
+        saved = None
         announced = False
         try:
+            # In the try: an exception from a signal handler from here on
+            # still leaves (a record that never made it in is harmless to
+            # _leave: at worst another getter wakes for nothing).
+            waiting.append(rec)
+            saved = enter_wait(st)
             while True:
                 try:
                     return items.popleft()
@@ -668,7 +672,8 @@ class SimpleQueue(Generic[T]):
             # exception from a signal handler), leave; a wake-up already
             # meant for us is passed on to another getter.
             self._leave(rec)
-            leave_wait(st, saved)
+            if saved is not None:
+                leave_wait(st, saved)
 
     def get_nowait(self) -> T:
         """Remove and return an item if one is ready; never blocks.

@@ -39,6 +39,7 @@ import errno
 import io
 import os
 import socket as _socket
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ from ._fdwait import wait_fd
 from ._parking import Latch
 from ._state import clock, lookup_state
 from ._state import local as _local
+from ._sync import Lock
 
 T = TypeVar("T")
 
@@ -56,6 +58,7 @@ _POLLOUT = 0x004
 # wait that sleeps costs a wake-up, several microseconds at the least).
 _QUICK_WAIT = 5e-6
 _WAITALL: int = int(getattr(_socket, "MSG_WAITALL", 0))
+_PEEK: int = int(getattr(_socket, "MSG_PEEK", 0))
 # A plain int: MSG_DONTWAIT is an IntFlag, and IntFlag.__or__ runs Python code.
 _DONTWAIT: int = int(getattr(_socket, "MSG_DONTWAIT", 0))
 # The standard library's own, bound now: threado.patch() replaces the
@@ -72,6 +75,19 @@ _getaddrinfo = _socket.getaddrinfo
 def __getattr__(name: str) -> Any:
     # Everything this module does not define is the standard library's.
     return getattr(_socket, name)
+
+
+_acceptor_locks: weakref.WeakKeyDictionary[Any, Lock] = weakref.WeakKeyDictionary()
+_acceptor_locks_mutex = _thread.allocate_lock()
+
+
+def _acceptors_lock(sock: Any) -> Lock:
+    """The cancellable lock that a listener's threado acceptors take turns on."""
+    with _acceptor_locks_mutex:
+        lock = _acceptor_locks.get(sock)
+        if lock is None:
+            lock = _acceptor_locks[sock] = Lock()
+        return lock
 
 
 class _SocketMeta(type):
@@ -162,6 +178,8 @@ class socket(_socket.socket, metaclass=_SocketMeta):
     def _read_after_wait(self, call: Callable[..., T], *args: Any) -> T:
         """A read (no socket timeout) that waits first; see ``_waited``."""
         fd = self.fileno()
+        if fd < 0:
+            return call(self, *args)  # closed: the standard error (EBADF)
         while True:
             start = clock()
             wait_fd(fd, _POLLIN, None, self)
@@ -218,7 +236,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
             st.check()
         if bufsize < 0:
             return _std_recv(self, bufsize, flags)  # the standard ValueError, at once
-        if timeout is None and flags & _WAITALL:
+        if timeout is None and flags & _WAITALL and not flags & _PEEK:
             return self._recv_waitall(bufsize, flags)
         flags |= _DONTWAIT
         if timeout is None:  # with a timeout, CPython would wait first: see _blocking
@@ -242,7 +260,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
             st.check()
         if nbytes < 0:
             return _std_recv_into(self, buffer, nbytes, flags)  # the standard ValueError
-        if timeout is None and flags & _WAITALL:
+        if timeout is None and flags & _WAITALL and not flags & _PEEK:
             view = memoryview(buffer).cast("B")
             return self._recv_into_waitall(view[: nbytes or len(view)], flags)
         flags |= _DONTWAIT
@@ -382,15 +400,20 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         Returns a threado socket for the connection.
         """
         if self._cancellable():
-            timeout = self.gettimeout()
-            deadline = None if timeout is None else clock() + timeout
-            if timeout is None:
-                # A blocking listener: wait until a connection is there.
-                if not wait_fd(self.fileno(), _POLLIN, deadline, self):  # pragma: no cover
-                    raise TimeoutError("timed out")
-                fd, addr = self._accept()  # type: ignore[attr-defined]
-            else:
-                fd, addr = self._blocking(_POLLIN, self._accept)  # type: ignore[attr-defined]
+            # Threads accepting on one listener take turns: between "a
+            # connection is there" and the C accept, another acceptor could
+            # take it, leaving this one blocked in C where no cancel reaches
+            # it (accept has no per-call non-blocking flag).
+            with _acceptors_lock(self):
+                timeout = self.gettimeout()
+                deadline = None if timeout is None else clock() + timeout
+                if timeout is None:
+                    # A blocking listener: wait until a connection is there.
+                    if not wait_fd(self.fileno(), _POLLIN, deadline, self):  # pragma: no cover
+                        raise TimeoutError("timed out")
+                    fd, addr = self._accept()  # type: ignore[attr-defined]
+                else:
+                    fd, addr = self._blocking(_POLLIN, self._accept)  # type: ignore[attr-defined]
         else:
             fd, addr = self._accept()  # type: ignore[attr-defined]
         sock = socket(self.family, self.type, self.proto, fileno=fd)

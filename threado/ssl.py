@@ -45,6 +45,7 @@ _POLLOUT = 0x004
 # class ssl contexts wrap sockets in.
 _create_default_context = _ssl.create_default_context
 _stdsettimeout = _stdsocket_cls.settimeout
+_stdgettimeout = _stdsocket_cls.gettimeout
 
 
 def __getattr__(name: str) -> Any:
@@ -59,6 +60,26 @@ class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
     ``connect`` and ``accept`` (and its plain-socket calls before wrapping)
     reach the cancellable versions through ``super()``.
     """
+
+    # The timeout the user set, kept apart from the socket's own: _ssl_call
+    # sets the socket's to 0 around each OpenSSL call, and another thread
+    # looking at it then must still see the user's.
+    def settimeout(self, value: float | None) -> None:
+        """``socket.settimeout``."""
+        _stdsettimeout(self, value)  # validates, and sets the socket's mode
+        self._user_timeout = _stdgettimeout(self)
+
+    def gettimeout(self) -> float | None:
+        """``socket.gettimeout``: the timeout set by the user."""
+        try:
+            timeout: float | None = self._user_timeout
+            return timeout
+        except AttributeError:  # not set through settimeout yet
+            return _stdgettimeout(self)
+
+    def setblocking(self, flag: bool) -> None:
+        """``socket.setblocking``."""
+        self.settimeout(None if flag else 0.0)
 
     def _ssl_call(self, call: Callable[[], T], what: str = "") -> T:
         """Run one OpenSSL call, waiting cancellably whenever it would block.
@@ -142,11 +163,11 @@ class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
         try:
             if block and self.gettimeout() == 0:
                 # The stdlib's "block": run it as on a blocking socket.
-                _stdsettimeout(self, None)
+                self.settimeout(None)
                 try:
                     self._ssl_call(lambda: _ssl.SSLSocket.do_handshake(self))
                 finally:
-                    _stdsettimeout(self, 0.0)
+                    self.settimeout(0.0)
                 return
             self._ssl_call(lambda: _ssl.SSLSocket.do_handshake(self))
         except ThreadCancelled:
