@@ -235,3 +235,44 @@ def test_wait_readable_on_a_closed_descriptor_raises() -> None:
     os.close(w)
     with pytest.raises(OSError, match="Bad file descriptor"):
         threado.wait_readable(r, timeout=1)
+
+
+def test_acceptors_sharing_a_listener_take_turns_and_stay_cancellable() -> None:
+    """Several threads accept on one blocking listener: each connection goes to
+    exactly one, and the others stay cancellable (none is left blocked in the C
+    accept after losing the race for a connection)."""
+    listener = tsocket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted: list[Any] = []
+    lock = threading.Lock()
+
+    def acceptor() -> None:
+        while True:
+            conn, _ = listener.accept()
+            with lock:
+                accepted.append(conn)
+
+    threads = [threado.spawn(acceptor) for _ in range(3)]
+    clients: list[Any] = []
+    try:
+        for t in threads:
+            wait_parked(t)
+        clients += [stdsocket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+        deadline = time.monotonic() + 10
+        while True:  # polling a count, not ordering threads
+            with lock:
+                if len(accepted) == 5:
+                    break
+            assert time.monotonic() < deadline, accepted
+            time.sleep(0.001)
+        for t in threads:
+            assert t.cancel(timeout=5), f"{t!r} is stuck"
+            assert t.cancelled
+    finally:
+        for t in threads:
+            t.cancel(timeout=5)
+        for c in accepted:
+            c.close()
+        for c in clients:
+            c.close()
+        listener.close()
