@@ -533,3 +533,16 @@ def test_body_exception_is_not_shown_twice() -> None:
 def test_limit_must_be_a_positive_integer() -> None:
     with pytest.raises(ValueError, match="limit"):
         ThreadGroup(limit=True)
+
+
+@pytest.mark.parametrize("policy", [all, any, object])
+def test_a_member_dying_of_system_exit_ends_the_group_with_it(policy: Any) -> None:
+    """As asyncio.TaskGroup: whatever the policy, the others are cancelled and
+    the block re-raises the SystemExit itself."""
+    sibling: list[threado.Thread[Any]] = []
+    with pytest.raises(SystemExit) as info, threado.ThreadGroup(wait=policy) as g:
+        sibling.append(g.spawn(threado.sleep, 60))
+        wait_parked(sibling[0])
+        g.spawn(sys.exit, 4)
+    assert info.value.code == 4
+    assert sibling[0].cancelled

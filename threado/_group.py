@@ -83,7 +83,10 @@ class ThreadGroup:
     :class:`ThreadCancelled` (an enclosing timeout too), ``KeyboardInterrupt``
     and ``SystemExit`` propagate as themselves. (A second Ctrl-C during that
     wait interrupts it: the threads are cancelled, but may still be running
-    their cleanup when the ``KeyboardInterrupt`` propagates.)
+    their cleanup when the ``KeyboardInterrupt`` propagates.) A thread of the
+    group that dies of ``KeyboardInterrupt`` or ``SystemExit`` ends the group
+    under any policy: the others are cancelled and waited for, and the block
+    re-raises that exception itself, as ``asyncio.TaskGroup`` does.
 
     Args:
         wait: The exit policy: ``all``, ``any``, ``object`` or ``None``.
@@ -255,6 +258,12 @@ class ThreadGroup:
                 if decided:
                     if wait is not all:
                         self.completed = t
+                    self._cancelling = True
+                    victims = list(self._running)
+                elif isinstance(t._exc, KeyboardInterrupt | SystemExit):
+                    # As asyncio.TaskGroup: these end the race whatever the
+                    # policy (the block re-raises them).
+                    decided = True
                     self._cancelling = True
                     victims = list(self._running)
             if self._watchers.waiters:
@@ -465,8 +474,6 @@ class ThreadGroup:
             # ThreadCancelled, KeyboardInterrupt, SystemExit: as themselves.
             # The failures stay unretrieved, so they are logged, not lost.
             raise exc
-        if self._wait in (any, object) and self.completed is not None and exc is None:
-            return
         for t in failures:
             if isinstance(t._exc, KeyboardInterrupt | SystemExit):
                 # As asyncio.TaskGroup: a thread that died of one of these
@@ -474,6 +481,8 @@ class ThreadGroup:
                 # waited for); the remaining failures stay unretrieved.
                 t._mark_retrieved()
                 raise t._exc
+        if self._wait in (any, object) and self.completed is not None and exc is None:
+            return
         errors: list[BaseException] = []
         if exc is not None:
             errors.append(exc)
