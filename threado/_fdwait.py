@@ -300,6 +300,8 @@ def _fileno(fd: int | object) -> int:
     if fileno is None:
         raise TypeError(f"expected a file descriptor or an object with fileno(), not {fd!r}")
     n = fileno()
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"invalid file descriptor from {fd!r}: {n!r}")
+    if not isinstance(n, int):
+        raise TypeError(f"fileno() returned a non-integer: {n!r}")  # as select's
+    if n < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({n})")
     return n

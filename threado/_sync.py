@@ -879,6 +879,10 @@ class _Generation:
         self.done = Latch()
 
 
+# The standard library's, bound now: threado.patch() replaces threading.Barrier.
+_StdBarrier = threading.Barrier
+
+
 class Barrier:
     """A cancellable ``threading.Barrier`` for ``parties`` threads.
 
@@ -889,6 +893,24 @@ class Barrier:
     action, then return their index; a cancellation that arrived meanwhile
     fires at the next blocking point.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass in the standard library's style the standard code.
+
+        ``multiprocessing``'s Barrier subclasses ``threading.Barrier`` (this
+        class, after :func:`threado.patch`), keeps the standard fields
+        (``_cond``, ``_state``, ``_count``) in shared memory and never calls
+        this ``__init__``: it needs the standard methods, which wait on its
+        Condition (cancellable where that Condition is threado's).
+        """
+        super().__init_subclass__(**kwargs)
+        if not any(name in cls.__dict__ for name in ("__setstate__", "_state", "_count")):
+            return
+        for name, value in vars(_StdBarrier).items():
+            if name.startswith("__") and name not in ("__init__", "__repr__"):
+                continue
+            if name not in cls.__dict__:
+                setattr(cls, name, value)
 
     def __init__(
         self, parties: int, action: Callable[[], object] | None = None, timeout: float | None = None

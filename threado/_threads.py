@@ -617,12 +617,19 @@ def _record_outcome(thread: threading.Thread, h: Thread[Any]) -> None:
 
     def record_then_invoke(t: threading.Thread) -> None:
         exc = sys.exc_info()[1]
-        if exc is not None:
-            h._exc = exc
-            h._retrieved = True  # reported by threading.excepthook, or not a failure
-            if isinstance(exc, ThreadCancelled):
-                return
-        invoke(t)
+        if exc is None:
+            invoke(t)
+            return
+        h._exc = exc
+        h._retrieved = True  # reported by threading.excepthook, or not a failure
+        try:
+            if not isinstance(exc, ThreadCancelled):
+                invoke(t)
+        finally:
+            # The handle outlives the thread: its exception must not keep the
+            # finished frames' locals (the thread's target and arguments)
+            # alive, as threading itself takes care not to.
+            traceback.clear_frames(exc.__traceback__)
 
     thread._invoke_excepthook = record_then_invoke  # type: ignore[attr-defined]
 

@@ -49,21 +49,37 @@ def select(
             raise ValueError("timeout must be non-negative")
     if lookup_state() is None or timeout == 0:
         return _stdselect(rlist, wlist, xlist, timeout)
-    rlist, wlist, xlist = list(rlist), list(wlist), list(xlist)
+    # Each object's descriptor is asked for once (fileno() may change, or the
+    # lists mutate, while we wait: the answer is about what was asked).
+    sets = [_with_filenos(objs) for objs in (rlist, wlist, xlist)]
     fds: dict[int, int] = {}
-    for objs, events in ((rlist, _POLLIN), (wlist, _POLLOUT), (xlist, _POLLPRI)):
-        for obj in objs:
-            fd = _fileno(obj)
+    for pairs, events in zip(sets, (_POLLIN, _POLLOUT, _POLLPRI), strict=True):
+        for _, fd in pairs:
             fds[fd] = fds.get(fd, 0) | events
     deadline = None if timeout is None else clock() + timeout
     ready = dict(poll_fds(fds, deadline, "select"))
     if any(ev & _select.POLLNVAL for ev in ready.values()):
         raise OSError(errno.EBADF, "Bad file descriptor")
+    r, w, x = sets
     return (
-        [o for o in rlist if ready.get(_fileno(o), 0) & _READABLE],
-        [o for o in wlist if ready.get(_fileno(o), 0) & _WRITABLE],
-        [o for o in xlist if ready.get(_fileno(o), 0) & _POLLPRI],
+        [o for o, fd in r if ready.get(fd, 0) & _READABLE],
+        [o for o, fd in w if ready.get(fd, 0) & _WRITABLE],
+        [o for o, fd in x if ready.get(fd, 0) & _POLLPRI],
     )
+
+
+def _with_filenos(objs: Iterable[Any]) -> list[tuple[Any, int]]:
+    """``(obj, obj's descriptor)`` pairs; a list is walked as it is (as the
+    stdlib's select does: a ``fileno()`` that shrinks it ends the walk)."""
+    if not isinstance(objs, list):
+        objs = list(objs)
+    pairs = []
+    i = 0
+    while i < len(objs):
+        obj = objs[i]
+        pairs.append((obj, _fileno(obj)))
+        i += 1
+    return pairs
 
 
 class poll:

@@ -230,7 +230,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         if st is None:
             return _std_recv(self, bufsize, flags)
         timeout = self.gettimeout()
-        if timeout == 0:
+        if timeout == 0 or flags & _DONTWAIT:  # the caller's own MSG_DONTWAIT: never waits
             return _std_recv(self, bufsize, flags)
         if st.cancel is not None or st.deadline is not None:
             st.check()
@@ -254,7 +254,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         if st is None:
             return _std_recv_into(self, buffer, nbytes, flags)
         timeout = self.gettimeout()
-        if timeout == 0:
+        if timeout == 0 or flags & _DONTWAIT:  # the caller's own MSG_DONTWAIT: never waits
             return _std_recv_into(self, buffer, nbytes, flags)
         if st.cancel is not None or st.deadline is not None:
             st.check()
@@ -279,7 +279,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         if st is None:
             return _std_send(self, data, flags)
         timeout = self.gettimeout()
-        if timeout == 0:
+        if timeout == 0 or flags & _DONTWAIT:  # the caller's own MSG_DONTWAIT: never waits
             return _std_send(self, data, flags)
         if st.cancel is not None or st.deadline is not None:
             st.check()
@@ -293,14 +293,14 @@ class socket(_socket.socket, metaclass=_SocketMeta):
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         """``socket.recvfrom``, cancellable (a blocking point)."""
-        if not self._cancellable():
+        if flags & _DONTWAIT or not self._cancellable():
             return super().recvfrom(bufsize, flags)
         f = flags | _DONTWAIT
         return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom(self, bufsize, f))
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
         """``socket.recvfrom_into``, cancellable (a blocking point)."""
-        if not self._cancellable():
+        if flags & _DONTWAIT or not self._cancellable():
             return super().recvfrom_into(buffer, nbytes, flags)
         f = flags | _DONTWAIT
         return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom_into(self, buffer, nbytes, f))
@@ -309,14 +309,14 @@ class socket(_socket.socket, metaclass=_SocketMeta):
 
         def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> Any:
             """``socket.recvmsg``, cancellable (a blocking point)."""
-            if not self._cancellable():
+            if flags & _DONTWAIT or not self._cancellable():
                 return super().recvmsg(bufsize, ancbufsize, flags)
             f = flags | _DONTWAIT
             return self._blocking(_POLLIN, lambda: _stdsocket.recvmsg(self, bufsize, ancbufsize, f))
 
         def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> Any:
             """``socket.recvmsg_into``, cancellable (a blocking point)."""
-            if not self._cancellable():
+            if flags & _DONTWAIT or not self._cancellable():
                 return super().recvmsg_into(buffers, ancbufsize, flags)
             f = flags | _DONTWAIT
             buffers = list(buffers)  # an iterator must survive a retry
@@ -329,7 +329,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         ) -> int:
             """``socket.sendmsg``, cancellable (a blocking point)."""
             extra = () if address is None else (address,)
-            if not self._cancellable():
+            if flags & _DONTWAIT or not self._cancellable():
                 return super().sendmsg(buffers, ancdata, flags, *extra)
             f = flags | _DONTWAIT
             buffers, ancdata = list(buffers), list(ancdata)
@@ -339,6 +339,8 @@ class socket(_socket.socket, metaclass=_SocketMeta):
 
     def sendto(self, data: Any, *args: Any) -> int:
         """``socket.sendto``, cancellable (a blocking point)."""
+        if len(args) == 2 and isinstance(args[0], int) and args[0] & _DONTWAIT:
+            return super().sendto(data, *args)  # the caller's own MSG_DONTWAIT
         if not self._cancellable():
             return super().sendto(data, *args)
         if len(args) == 1:
@@ -358,7 +360,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
                 of ``data`` went out before the cancellation.
             TimeoutError: the socket's timeout passed (for the whole call).
         """
-        if not self._cancellable():
+        if flags & _DONTWAIT or not self._cancellable():
             return super().sendall(data, flags)
         view = memoryview(data).cast("B")
         total = len(view)
@@ -612,18 +614,26 @@ def create_connection(
 ) -> socket:
     """``socket.create_connection``, cancellable: resolution and connects too."""
     host, port = address
+    # As the stdlib's, look up the socket module's class and resolver at call
+    # time (tests replace them with mocks); its own originals mean ours.
+    sock_cls: Any = _socket.socket
+    if sock_cls is _stdsocket:
+        sock_cls = socket
+    resolve: Any = _socket.getaddrinfo
+    if resolve is _getaddrinfo:
+        resolve = getaddrinfo
     errors: list[Exception] = []
-    for family, kind, proto, _, sockaddr in getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+    for family, kind, proto, _, sockaddr in resolve(host, port, 0, _socket.SOCK_STREAM):
         sock = None
         try:
-            sock = socket(family, kind, proto)
+            sock = sock_cls(family, kind, proto)
             if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
             errors.clear()
-            return sock
+            return sock  # type: ignore[no-any-return]
         except OSError as exc:
             errors.append(exc)
             if sock is not None:

@@ -89,8 +89,8 @@ class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
         """
         st = lookup_state()
         timeout = self.gettimeout()
-        if st is None or timeout == 0:
-            return call()
+        if st is None or timeout == 0 or self.fileno() < 0:
+            return call()  # (closed: the standard error, ValueError)
         st.check()  # a blocking point, even if the call need not wait
         deadline = None if timeout is None else clock() + timeout
         fd = self.fileno()

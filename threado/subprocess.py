@@ -158,6 +158,17 @@ class Popen(_subprocess.Popen):  # type: ignore[type-arg]
             raise ValueError("Cannot send input after starting communication")
         endtime = None if timeout is None else clock() + timeout
         try:
+            if (
+                timeout is None
+                and not me._communication_started
+                and self.stdout is None
+                and self.stderr is None
+                and (input is None or len(input) <= _PIPE_BUF)
+            ):
+                # The stdlib's own path for stdin alone: one write that an
+                # empty pipe takes whole without blocking, then wait(), which
+                # is ours (cancellable).
+                return super().communicate(input)
             return self._communicate_cancellable(input, endtime, timeout)
         except ThreadCancelled:
             self._stop()
