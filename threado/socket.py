@@ -39,7 +39,6 @@ import errno
 import io
 import os
 import socket as _socket
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -77,17 +76,20 @@ def __getattr__(name: str) -> Any:
     return getattr(_socket, name)
 
 
-_acceptor_locks: weakref.WeakKeyDictionary[Any, Lock] = weakref.WeakKeyDictionary()
-_acceptor_locks_mutex = _thread.allocate_lock()
+_acceptors_mutex = _thread.allocate_lock()  # makes a listener's acceptors lock once
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_acceptors_mutex._at_fork_reinit)  # type: ignore[attr-defined]
 
 
-def _acceptors_lock(sock: Any) -> Lock:
+def _acceptors_lock(sock: socket) -> Lock:
     """The cancellable lock that a listener's threado acceptors take turns on."""
-    with _acceptor_locks_mutex:
-        lock = _acceptor_locks.get(sock)
-        if lock is None:
-            lock = _acceptor_locks[sock] = Lock()
-        return lock
+    lock = sock._acceptors
+    if lock is None:
+        with _acceptors_mutex:
+            lock = sock._acceptors
+            if lock is None:
+                lock = sock._acceptors = Lock()
+    return lock
 
 
 class _SocketMeta(type):
@@ -118,11 +120,13 @@ class socket(_socket.socket, metaclass=_SocketMeta):
     # failed try costs more than the wait (an exception, and the GIL held a
     # little longer while the peer's thread wants it). A wait that returns at
     # once shows data streaming in, and turns it off again.
-    __slots__ = ("_waited",)
+    # _acceptors: see accept(); made on first use.
+    __slots__ = ("_acceptors", "_waited")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waited = False
+        self._acceptors: Lock | None = None
 
     def _blocking(self, events: int, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` (a non-blocking try) until it does not block.
