@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from signals import Child
 
 import threado
 from threado import CancelReason, ThreadCancelled, ThreadGroup, ThreadTimeout
@@ -395,6 +395,8 @@ def test_ctrl_c_at_the_end_of_a_group_cancels_the_threads_then_propagates() -> N
     code = """
         import sys, threading, threado
         from threado.testing import wait_parked
+        from signals import interrupt_once
+        interrupt_once()  # repeated Ctrl-Cs raise only once
         def worker(i):
             try:
                 threado.sleep(60)
@@ -413,20 +415,11 @@ def test_ctrl_c_at_the_end_of_a_group_cancels_the_threads_then_propagates() -> N
         except KeyboardInterrupt:
             print("interrupted", flush=True)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-        proc.wait()
+    with Child(textwrap.dedent(code)) as child:
+        assert child.readline().strip() == "ready"
+        first = child.interrupt()  # again until handled: see signals.py
+        rest, err = child.finish()
+    out = first + rest
     lines = out.split("\n")
     assert sorted(line for line in lines if line.startswith("cleanup")) == [
         "cleanup 0",
@@ -434,7 +427,7 @@ def test_ctrl_c_at_the_end_of_a_group_cancels_the_threads_then_propagates() -> N
         "cleanup 2",
     ]
     assert lines.index("interrupted") > max(i for i, x in enumerate(lines) if "cleanup" in x)
-    assert proc.returncode == 0, err
+    assert child.proc.returncode == 0, err
 
 
 def test_daemon_threads_are_cancelled_at_interpreter_exit_and_clean_up() -> None:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from signals import Once, resend_until
 
 import threado
 import threado.socket as tsocket
@@ -195,9 +196,11 @@ def test_cancel_from_a_signal_handler_wakes_an_io_wait(pair: Any) -> None:
     a, _ = pair
     t = threado.spawn(a.recv, 1)
     wait_parked(t)
-    previous = signal.signal(signal.SIGUSR1, lambda *_: t.cancel(blocking=False))
+    handler = Once(lambda *_: t.cancel(blocking=False))
+    previous = signal.signal(signal.SIGUSR1, handler)
     try:
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        main = threading.main_thread().ident or 0
+        resend_until(lambda: signal.pthread_kill(main, signal.SIGUSR1), handler)
         assert t.wait(timeout=10)
     finally:
         signal.signal(signal.SIGUSR1, previous)

@@ -914,6 +914,75 @@ def test_subprocess_and_socket_churn_leaks_no_descriptor() -> None:
     assert open_fds() == before
 
 
+class _PausingLock:
+    """Wraps an ``FDWakeup``'s lock: ``pauser``'s first release waits for
+    ``resume``, so that the thread stays inside its critical section."""
+
+    def __init__(self, real: Any, pauser: Callable[[], bool]) -> None:
+        self.real = real
+        self.pauser = pauser
+        self.held = threading.Event()
+        self.resume = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return bool(self.real.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        if self.pauser() and not self.held.is_set():
+            self.held.set()
+            assert self.resume.wait(10)
+        self.real.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@pytest.mark.parametrize("holder", ["the owner arming", "another waker"])
+def test_a_wake_that_finds_the_lock_taken_is_served_by_the_holder(
+    holder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The protocol that free-threaded builds rely on, forced on this build:
+    a waker never blocks, and a failed try of the lock orders nothing, so it
+    leaves a request that whoever holds the lock serves after releasing it."""
+    from threado import _fdwait
+
+    monkeypatch.setattr(_fdwait, "_FREE_THREADED", True)
+    w = _fdwait.FDWakeup()
+
+    def signalled() -> bool:
+        ready = bool(stdselect.select([w.read_fd], [], [], 0)[0])
+        w.drain()
+        return ready
+
+    other: list[threading.Thread] = []
+    lock = _PausingLock(w._lock, lambda: threading.current_thread() in other)
+    w._lock = lock
+    try:
+        if holder == "the owner arming":
+            other.append(threading.Thread(target=w.arm))
+        else:
+            w.waiting = True  # the owner is in an I/O wait
+            other.append(threading.Thread(target=w.wake))
+        other[0].start()
+        assert lock.held.wait(10)
+        # The holder is inside its critical section: armed, or has written.
+        assert signalled() is (holder == "another waker")
+        w.wake()  # finds the lock taken: must not block, nor write
+        assert not signalled()
+        lock.resume.set()
+        other[0].join(10)
+        assert signalled(), "the wake-up asked for while the lock was held was lost"
+        assert w.waiting
+        assert len(w._requests) == 0
+    finally:
+        lock.resume.set()
+        w._lock = lock.real
+        w.close()
+
+
 # -- ssl ------------------------------------------------------------------------------
 
 

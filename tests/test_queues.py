@@ -30,7 +30,7 @@ from hypothesis.stateful import (
 )
 
 import threado
-from threado import ShutDown, ThreadCancelled, ThreadTimeout, _parking, _queues
+from threado import ShutDown, ThreadCancelled, ThreadTimeout, _parking, _queues, _state
 from threado._state import get_state, unpark
 from threado.testing import wait_parked
 
@@ -1319,6 +1319,143 @@ def test_interrupted_getter_of_a_user_subclass_loses_nothing(
     assert q.unfinished_tasks == 2
 
 
+class Watermark:
+    """Wraps a queue's ``_put``/``_put_back`` hooks to record the most items
+    its storage ever held (``Queue.queue`` can be looked at only between calls)."""
+
+    def __init__(self, q: threado.Queue[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.high = 0
+        for name in ("_put", "_put_back"):
+            monkeypatch.setattr(q, name, self._wrap(q, getattr(q, name)))
+
+    def _wrap(self, q: threado.Queue[Any], hook: Callable[[Any], None]) -> Callable[[Any], None]:
+        def counted(item: Any) -> None:
+            hook(item)
+            self.high = max(self.high, q._qsize())
+
+        return counted
+
+
+@pytest.mark.parametrize(
+    ("cls", "items", "order"),
+    [
+        (threado.Queue, ["x", "y"], ["x", "y"]),  # x, taken first, comes first again
+        (threado.LifoQueue, ["x", "y"], ["y", "x"]),  # y was put last
+        (threado.PriorityQueue, [1, 2], [1, 2]),  # the lowest first...
+        (threado.PriorityQueue, [2, 1], [1, 2]),  # ...whichever was handed over
+    ],
+)
+def test_item_given_back_to_a_full_queue_never_exceeds_maxsize(
+    cls: type[threado.Queue[Any]],
+    items: list[Any],
+    order: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slot an item handed to a getter freed lets a putter in; when the
+    getter is then interrupted, its item must neither overflow the queue nor
+    be lost."""
+    q = cls(maxsize=1)
+
+    def hand_over() -> None:
+        q.put_nowait(items[0])  # handed to us, the only getter: the queue stays empty...
+        q.put_nowait(items[1])  # ...so this one is let in, and the queue is full
+        assert q.full()
+
+    watermark = Watermark(q, monkeypatch)
+    interrupt_after(monkeypatch, hand_over)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    assert watermark.high <= 1, f"a queue of maxsize 1 held {watermark.high} items"
+    assert q.qsize() == 1
+    with pytest.raises(queue.Full):
+        q.put_nowait("late")  # the item given back still counts: the queue is full
+    assert drain(q) == order
+    assert watermark.high <= 1
+    assert q.unfinished_tasks == 2
+    q.put_nowait("z")  # and the slots are all free again
+    assert drain(q) == ["z"]
+
+
+def test_item_given_back_to_a_full_queue_goes_ahead_of_waiting_putters(
+    monkeypatch: pytest.MonkeyPatch, spawn: Spawn
+) -> None:
+    q: threado.Queue[str] = threado.Queue(maxsize=2)
+    putters: list[threado.Thread[Any]] = []
+
+    def hand_over() -> None:
+        q.put_nowait("a")  # handed to us
+        q.put_nowait("b")
+        q.put_nowait("c")  # the queue is full...
+        putters.append(spawn(q.put, "d"))
+        wait_parked(putters[0])  # ...and "d" waits for a slot
+
+    watermark = Watermark(q, monkeypatch)
+    interrupt_after(monkeypatch, hand_over)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    assert q.qsize() == 2
+    assert repr(q).endswith(": 2/2 items (+1 held back), 0 getters, 1 putters waiting>")
+    assert not putters[0].done()  # "a" went back in ahead of it: still no slot
+    assert [q.get(), q.get()] == ["a", "b"]  # each get frees a slot, in order:
+    assert putters[0].join(timeout=10) is None  # first for "c", then for "d"
+    assert drain(q) == ["c", "d"]
+    assert watermark.high <= 2, f"a queue of maxsize 2 held {watermark.high} items"
+    assert q.unfinished_tasks == 4
+
+
+def test_items_given_back_to_a_full_fifo_keep_their_order() -> None:
+    """Two getters abandoned in turn (the later-handed item given back first,
+    each to the front): the items held back keep the order they were put in."""
+    q: threado.Queue[str] = threado.Queue(maxsize=2)
+    for item in "ax":
+        q.put_nowait(item)
+    assert [q.get_nowait(), q.get_nowait()] == ["a", "x"]  # handed out...
+    q.put_nowait("b")
+    q.put_nowait("c")  # ...and their slots taken
+    q._give_back("x")
+    q._give_back("a")
+    assert q.qsize() == 2
+    assert repr(q).endswith(": 2/2 items (+2 held back), 0 getters, 0 putters waiting>")
+    assert drain(q) == ["a", "x", "b", "c"]
+
+
+@pytest.mark.parametrize(("base", "order"), SHELVES)
+def test_item_given_back_to_a_full_user_subclass_loses_nothing(
+    base: type[threado.Queue[Any]], order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = shelf_queue(base, order)(maxsize=1)
+
+    def hand_over() -> None:
+        q.put_nowait(1)
+        q.put_nowait(2)
+
+    interrupt_after(monkeypatch, hand_over)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    assert len(q.queue) == 1
+    assert sorted(drain(q)) == [1, 2]
+    assert q.unfinished_tasks == 2
+
+
+def test_shutdown_immediate_drops_an_item_given_back_to_a_full_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    q: threado.Queue[str] = threado.Queue(maxsize=1)
+
+    def hand_over() -> None:
+        q.put_nowait("x")
+        q.put_nowait("y")
+
+    interrupt_after(monkeypatch, hand_over)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    q.shutdown(immediate=True)  # removes what is queued, the item held back too
+    assert q.unfinished_tasks == 0
+    q.join()
+    with pytest.raises(ShutDown):
+        q.get_nowait()
+
+
 # -- SimpleQueue --------------------------------------------------------------------
 
 
@@ -1354,6 +1491,38 @@ def test_simple_queue_put_from_a_signal_handler() -> None:
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert q.empty()
+    assert len(q._waiting) == 0
+
+
+def test_simple_queue_get_honours_a_scope_deadline_of_zero(
+    monkeypatch: pytest.MonkeyPatch, spawn: Spawn
+) -> None:
+    """0.0 is a deadline like any other (the monotonic clock's origin is
+    undefined): a parked get must end when the clock passes it, not take it
+    for "no deadline" (and spin without end once the clock has passed it)."""
+    shift = -time.monotonic() - 1000.0  # the clock reads about -1000: 0.0 is ahead
+
+    def shifted_clock() -> float:
+        return time.monotonic() + shift
+
+    for module in (_state, _parking, _queues):
+        monkeypatch.setattr(module, "clock", shifted_clock)
+    q: threado.SimpleQueue[str] = threado.SimpleQueue()
+
+    def get_until_zero() -> str:
+        try:
+            with threado.timeout_at(0.0):
+                q.get()
+        except ThreadTimeout:
+            return "timed out"
+        return "got an item"
+
+    t = spawn(get_until_zero)
+    registered(t._state, q)  # parked: the entry check found 0.0 still ahead
+    shift += 2000.0  # the clock reads about +1000: the deadline has passed...
+    unpark(t._state)  # ...and the getter wakes, as its timed block would have
+    assert t.wait(timeout=SLACK), "the getter did not see its deadline of 0.0 pass"
+    assert t.result == "timed out"
     assert len(q._waiting) == 0
 
 

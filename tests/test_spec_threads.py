@@ -22,6 +22,7 @@ import typing
 from decimal import Decimal
 
 import pytest
+from signals import CHILD_PREAMBLE
 
 import threado
 from threado import CancelReason, ThreadCancelled, ThreadError, ThreadTimeout
@@ -1076,18 +1077,25 @@ def test_cancel_requested() -> None:
 
 
 def _sigusr1_script(body: str) -> str:
-    return textwrap.dedent(
-        """
-        import os, signal, sys, threading, threado
-        from threado.testing import wait_parked
-        class Boom(KeyboardInterrupt):
-            pass
-        main = threado.current_thread()
-        def poke():
-            wait_parked(main)
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
-        """
-    ) + textwrap.dedent(body)
+    # The handlers act once and the pokes repeat until one ran: see signals.py.
+    return (
+        CHILD_PREAMBLE
+        + textwrap.dedent(
+            """
+            import os, signal, sys, threading, threado
+            from threado.testing import wait_parked
+            from signals import Once, resend_until
+            class Boom(KeyboardInterrupt):
+                pass
+            main = threado.current_thread()
+            def poke(handler):
+                wait_parked(main)
+                ident = threading.main_thread().ident
+                resend_until(lambda: signal.pthread_kill(ident, signal.SIGUSR1), handler)
+            """
+        )
+        + textwrap.dedent(body)
+    )
 
 
 def test_keyboard_interrupt_abandon_passes_a_handed_item_on() -> None:
@@ -1096,11 +1104,12 @@ def test_keyboard_interrupt_abandon_passes_a_handed_item_on() -> None:
     code = _sigusr1_script(
         """
         q = threado.Queue()
+        @Once
         def handler(*_):
             q.put("item")
             raise Boom
         signal.signal(signal.SIGUSR1, handler)
-        threado.spawn(poke)
+        threado.spawn(poke, handler)
         try:
             q.get()
         except Boom:
@@ -1117,11 +1126,12 @@ def test_keyboard_interrupt_abandon_passes_a_handed_lock_on() -> None:
         """
         lock = threado.Lock()
         lock.acquire()
+        @Once
         def handler(*_):
             lock.release()  # hands the lock to the parked main thread
             raise Boom
         signal.signal(signal.SIGUSR1, handler)
-        threado.spawn(poke)
+        threado.spawn(poke, handler)
         try:
             lock.acquire()
             print("acquired", flush=True)
@@ -1138,11 +1148,12 @@ def test_keyboard_interrupt_abandon_passes_a_handed_permit_on() -> None:
     code = _sigusr1_script(
         """
         sem = threado.Semaphore(0)
+        @Once
         def handler(*_):
             sem.release()
             raise Boom
         signal.signal(signal.SIGUSR1, handler)
-        threado.spawn(poke)
+        threado.spawn(poke, handler)
         try:
             sem.acquire()
         except Boom:
@@ -1158,8 +1169,9 @@ def test_cancel_nonblocking_from_a_signal_handler() -> None:
         """
         t = threado.spawn(threado.sleep, 60)
         wait_parked(t)
-        signal.signal(signal.SIGUSR1, lambda *_: t.cancel(blocking=False))
-        os.kill(os.getpid(), signal.SIGUSR1)
+        handler = Once(lambda *_: t.cancel(blocking=False))
+        signal.signal(signal.SIGUSR1, handler)
+        resend_until(lambda: os.kill(os.getpid(), signal.SIGUSR1), handler)
         print("cancelled" if t.wait(timeout=10) and t.cancelled else "no", flush=True)
         """
     )

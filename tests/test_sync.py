@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import threado
-from threado import ThreadCancelled, ThreadTimeout, _parking, _sync
+from threado import ThreadCancelled, ThreadTimeout, _locks, _parking
 from threado._state import get_state
 from threado.testing import wait_parked
 
@@ -280,9 +280,9 @@ def test_lock_handed_at_the_instant_of_a_cancel_is_kept_then_released() -> None:
     t = threado.spawn(waiter)
     wait_parked(t)
     deadline = time.monotonic() + 5
-    while time.monotonic() - lock._waiters[0].since < _sync.FAIR_AFTER:  # type: ignore[attr-defined]
+    while time.monotonic() - lock._waiters[0].since < _locks.FAIR_AFTER:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline  # the waiter is old enough for a hand-off
-        time.sleep(_sync.FAIR_AFTER)
+        time.sleep(_locks.FAIR_AFTER)
     lock.release()  # hands the lock to the waiter...
     t.cancel()  # ...and the cancel arrives before it could run
     assert log == ["got it"]
@@ -308,7 +308,7 @@ def test_lock_abandoned_by_an_async_exception_passes_the_handoff_on(
                 w = lock._waiters[0]
                 assert w.state is st
                 lock._waiters.popleft()
-                w.result = _sync.HANDED
+                w.result = _parking.HANDED
             raise KeyboardInterrupt
         return real_block(state, deadline)
 
@@ -316,7 +316,7 @@ def test_lock_abandoned_by_an_async_exception_passes_the_handoff_on(
     with lock._mutex:
         pass
     monkeypatch.setattr(_parking, "block", hand_over_then_interrupt)
-    mine = _sync._LockWaiter(st)
+    mine = _locks._LockWaiter(st)
     with lock._mutex:
         lock._waiters.appendleft(mine)
     with pytest.raises(KeyboardInterrupt):

@@ -254,7 +254,8 @@ def test_lock_exclusion_survives_random_cancels(factory: Callable[[], Any]) -> N
     assert not lock.locked()
     assert queued(lock) == 0
     if reentrant:
-        assert lock._reserved is None  # no fairness reservation left for a dead waiter
+        assert lock._owner is None  # no owner left behind
+        assert lock._count == 0
 
 
 # -- Condition -------------------------------------------------------------------

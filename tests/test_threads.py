@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from signals import Child, Once, resend_until
 
 import threado
 from threado import CancelReason, ThreadCancelled, ThreadError
@@ -481,9 +482,11 @@ def test_cancel_is_a_blocking_point_for_the_canceller() -> None:
 def test_cancel_without_blocking_is_safe_in_a_signal_handler() -> None:
     t = threado.spawn(threado.sleep, 60)
     wait_parked(t)
-    previous = signal.signal(signal.SIGUSR1, lambda *_: t.cancel(blocking=False))
+    handler = Once(lambda *_: t.cancel(blocking=False))
+    previous = signal.signal(signal.SIGUSR1, handler)
     try:
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        main = threading.main_thread().ident or 0
+        resend_until(lambda: signal.pthread_kill(main, signal.SIGUSR1), handler)
         assert t.wait(timeout=10)
     finally:
         signal.signal(signal.SIGUSR1, previous)
@@ -657,6 +660,8 @@ def test_ctrl_c_interrupts_the_main_thread_parked_in_a_threado_wait(wait: str) -
     code = f"""
         import sys, threading, threado
         from threado.testing import wait_parked
+        from signals import interrupt_once
+        interrupt_once()  # repeated Ctrl-Cs raise only once
         gate = threading.Event()
         def stuck():
             gate.wait()  # uninterruptible on purpose: join/cancel must wait
@@ -674,21 +679,12 @@ def test_ctrl_c_interrupts_the_main_thread_parked_in_a_threado_wait(wait: str) -
             gate.set()
             print("cleanup", flush=True)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
+    with Child(textwrap.dedent(code)) as child:
+        assert child.readline().strip() == "ready"
         start = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert time.monotonic() - start < SLACK + 3
+        first = child.interrupt()  # again until handled: see signals.py
+        rest, err = child.finish()
+        assert time.monotonic() - start < SLACK + 3
+    out = first + rest
     assert out.split() == ["interrupted", "cleanup"], err
-    assert proc.returncode == 0, err
+    assert child.proc.returncode == 0, err

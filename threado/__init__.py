@@ -6,13 +6,18 @@ appear, at once, when the thread is cancelled or a timeout expires; ``with``
 blocks clean up on the way out. Importing threado patches nothing.
 """
 
+from ._condition import Condition as Condition
 from ._errors import CancelReason as CancelReason
 from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
+from ._events import Barrier as Barrier
+from ._events import Event as Event
 from ._fdwait import wait_readable as wait_readable
 from ._fdwait import wait_writable as wait_writable
 from ._group import ThreadGroup as ThreadGroup
+from ._locks import Lock as Lock
+from ._locks import RLock as RLock
 from ._patch import get_original as get_original
 from ._patch import is_patched as is_patched
 from ._patch import more_magic as more_magic
@@ -34,13 +39,8 @@ from ._scopes import shield as shield
 from ._scopes import sleep as sleep
 from ._scopes import timeout_after as timeout_after
 from ._scopes import timeout_at as timeout_at
-from ._sync import Barrier as Barrier
-from ._sync import BoundedSemaphore as BoundedSemaphore
-from ._sync import Condition as Condition
-from ._sync import Event as Event
-from ._sync import Lock as Lock
-from ._sync import RLock as RLock
-from ._sync import Semaphore as Semaphore
+from ._semaphores import BoundedSemaphore as BoundedSemaphore
+from ._semaphores import Semaphore as Semaphore
 from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run

@@ -11,10 +11,49 @@ thread's end hook. A thread that never waits on I/O costs no descriptor.
 
 * ``st.wakeup`` is set before the thread first checks for cancellation in
   an I/O wait, and ``unpark`` (which every canceller calls after setting the
-  cancel flag) writes to it while ``io_waiting`` is set. So either the
+  cancel flag) writes to it while ``waiting`` is set. So either the
   waiter's check sees the flag, or the write wakes its ``poll``: a cancel is
   never missed. Outside I/O waits nothing is written (lock hand-offs cost
-  no system call).
+  no system call). How "either ... or" is made true, with and without the
+  GIL, is the next point.
+* The owner *arms* (``waiting = True``) and then reads the cancel flag; a
+  waker writes the flag and then reads ``waiting``. Each side writes one
+  field and reads the other (Dekker's pattern), which is correct only if
+  the two writes cannot both be missed by the two reads. With the GIL that
+  holds for plain attribute reads and writes (one thread runs Python code
+  at a time, and every switch is a full barrier), and there a waker that
+  reads ``waiting`` false returns at once: the common unpark of a thread
+  not in an I/O wait costs one attribute read. Without the GIL
+  (``Py_GIL_DISABLED`` builds) plain reads and writes give no such order,
+  so nothing rests on them: the owner arms *under* ``_lock``, and a waker
+  reads ``waiting`` only *under* ``_lock``. Two critical sections of one
+  ``_thread`` lock are ordered one way or the other, and the release of
+  the first happens-before the acquire of the second: if the owner's comes
+  first, the waker sees ``waiting`` and writes; if the waker's comes
+  first, its cancel flag (written before it) is visible to the owner's
+  check (made after). Disarming (``waiting = False`` after the wait) needs
+  no lock: a waker that still sees ``True`` writes once for nothing, and
+  the next wait drains it.
+* A waker must never block (``wake`` runs in signal handlers, in
+  ``__del__``, inside another thread's critical section), so it only
+  *tries* ``_lock``, and a failed try orders nothing. It first posts a
+  request in ``_requests``, a ``collections.deque`` whose operations are
+  single C calls that hold the deque's own lock in free-threaded builds (a
+  C-level critical section), and whoever holds ``_lock`` looks for
+  requests with a locked deque operation (``pop``, never ``len``) after
+  releasing it, and serves them. Either the holder's look comes after the
+  waker's post in the deque's lock order (it sees the request: it
+  happens-after the waker's cancel flag, and it takes ``_lock`` again to
+  write), or before it: then the holder's release happens-before the
+  waker's try, which finds ``_lock`` free (or held by a later holder,
+  which looks for requests in turn). So a request is never stranded, and
+  an owner that arms while a waker tries the lock sees the waker's flag or
+  gets its write. ``_lock`` is re-entrant so that a signal handler or a
+  finalizer running in a thread that holds it (it may call ``wake``) takes
+  it again instead of leaving a request nobody would serve; only the owner
+  blocks on it (to arm, and to close), for the few bytecodes a waker holds
+  it, and a waker never blocks, so no cycle of threads can wait on each
+  other.
 * The wake-up descriptor is drained after every wake-up that does not end
   the wait (a cancelled thread leaves at once); a stale write only costs one
   more loop. It is closed first among its thread's end hooks: closing
@@ -30,6 +69,8 @@ import _thread
 import errno
 import os
 import select
+import sysconfig
+from collections import deque
 from typing import Final
 
 from ._parking import announce, enter_wait, leave_wait, wake_watchers
@@ -38,6 +79,9 @@ from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, local
 __all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
 _EVENTFD: Final = hasattr(os, "eventfd")
+# Without the GIL, plain attribute reads and writes are not sequentially
+# consistent between threads (see the module docstring).
+_FREE_THREADED: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # The standard library's own, bound now: threado.patch() replaces select.poll.
 _stdpoll = select.poll
 
@@ -45,7 +89,7 @@ _stdpoll = select.poll
 class FDWakeup:
     """A thread's wake-up descriptor (see the module docstring)."""
 
-    __slots__ = ("_closed", "_lock", "_pending", "poller", "read_fd", "waiting", "write_fd")
+    __slots__ = ("_closed", "_lock", "_requests", "poller", "read_fd", "waiting", "write_fd")
 
     def __init__(self) -> None:
         if _EVENTFD:
@@ -55,34 +99,48 @@ class FDWakeup:
             self.read_fd, self.write_fd = os.pipe()
             os.set_blocking(self.read_fd, False)
             os.set_blocking(self.write_fd, False)
-        # True while the owner is in an I/O wait (set and cleared by it).
+        # True while the owner is in an I/O wait: set by arm() under _lock,
+        # cleared by the owner; read by wakers under _lock (without it only
+        # where the GIL orders plain reads and writes).
         self.waiting = False
         # The owner's poller, with read_fd registered for good; a wait adds
         # its descriptors and takes them out again (owner thread only).
         self.poller = _stdpoll()
         self.poller.register(self.read_fd, select.POLLIN)
         self._closed = False
-        # Guards close() against a concurrent wake() (a canceller's write).
-        self._lock = _thread.allocate_lock()
-        self._pending = False  # a wake() asked for a write (see wake)
+        # Guards `waiting` (arming), `_closed` and the descriptors against a
+        # concurrent wake(); re-entrant (see the module docstring).
+        self._lock = _thread.RLock()
+        # Wake-up requests left by wakers that found _lock taken; served by
+        # whoever holds it, after releasing it. Touched only by single deque
+        # calls (locked ones in free-threaded builds).
+        self._requests: deque[None] = deque()
+
+    def arm(self) -> None:
+        """Mark the owner as in an I/O wait; it checks for cancellation next."""
+        with self._lock:
+            self.waiting = True
+        if self._requested_meanwhile():
+            self._serve()
 
     def wake(self) -> None:
         """Wake the owner if it is in an I/O wait. Never blocks.
 
-        Safe in a signal handler: the lock is only tried; if somebody holds
-        it, that somebody is waking the owner already, or closing.
+        Safe in a signal handler and in ``__del__``: the lock is only tried;
+        whoever holds it serves the request after releasing it.
         """
-        if not self.waiting:
-            return
-        # Ask for a write, then write if nobody else is writing. A waker that
-        # finds the lock taken leaves its request behind; whoever holds the
-        # lock looks for requests again after releasing it, so a request made
-        # while its own write was already drained is not lost.
-        self._pending = True
-        while self._pending and self._lock.acquire(False):
+        if not _FREE_THREADED and not self.waiting:
+            return  # with the GIL this read is ordered (see the module docstring)
+        self._requests.append(None)
+        self._serve()
+
+    def _serve(self) -> None:
+        """Serve the pending requests with one write, if the owner waits."""
+        requests = self._requests
+        while self._lock.acquire(False):
             try:
-                self._pending = False
-                if not self._closed:
+                requests.clear()
+                if self.waiting and not self._closed:
                     if _EVENTFD:
                         os.eventfd_write(self.write_fd, 1)
                     else:  # pragma: no cover
@@ -91,6 +149,20 @@ class FDWakeup:
                 pass  # already signalled (or full): one wake-up is enough
             finally:
                 self._lock.release()
+            if not self._requested_meanwhile():
+                return
+
+    def _requested_meanwhile(self) -> bool:
+        """After releasing ``_lock``: did a waker leave a request meanwhile?"""
+        requests = self._requests
+        if not _FREE_THREADED:
+            return bool(requests)  # with the GIL, len() is ordered too
+        try:
+            requests.pop()  # a locked operation, unlike len()
+        except IndexError:
+            return False
+        requests.append(None)
+        return True
 
     def drain(self) -> None:
         """Consume pending wake-ups."""
@@ -165,8 +237,8 @@ def poll_fds(
         raise
     saved = enter_wait(st)
     was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
-    wakeup.waiting = True
     try:
+        wakeup.arm()  # before the check below: see the module docstring
         announce(st, what if what is not None else f"descriptors {sorted(fds)}")
         while True:
             st.check()
@@ -234,7 +306,7 @@ def _wait_one(st: ThreadState, wakeup: FDWakeup, fd: int, events: int, what: obj
         poller.register(fd, events)
         registered = True
         st.depth = 1
-        wakeup.waiting = True  # before the check below: see the module docstring
+        wakeup.arm()  # before the check below: see the module docstring
         st.wait_since = clock()
         st.waiting_on = what if what is not None else f"descriptor {fd}"
         if st.watchers:

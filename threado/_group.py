@@ -39,8 +39,8 @@ from typing import Any, Final, TypeVar, TypeVarTuple
 from ._errors import CancelReason, ThreadCancelled
 from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
 from ._scopes import shield
+from ._semaphores import Semaphore
 from ._state import get_state, lookup_state
-from ._sync import Semaphore
 from ._threads import Thread, _spawn
 
 __all__ = ["ThreadGroup"]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import _thread
 import operator
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -51,18 +52,24 @@ from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 
 __all__ = [
     "GONE",
+    "HANDED",
     "PENDING",
+    "RETRY",
     "TIMED_OUT",
     "Latch",
     "WaitQueue",
     "Waiter",
     "add_watcher",
     "block",
+    "check_blocking",
+    "check_seconds",
     "deadline_from_timeout",
     "enter_wait",
     "leave_wait",
+    "lock_deadline",
     "park_until",
     "remove_watcher",
+    "wait_deadline",
     "wake_watchers",
 ]
 
@@ -83,6 +90,10 @@ PENDING: Final[Any] = _Marker("PENDING")
 TIMED_OUT: Final[Any] = _Marker("TIMED_OUT")
 #: ``Waiter.result`` once an abandoning waiter has passed its hand-off on.
 GONE: Final[Any] = _Marker("GONE")
+#: Lock hand-off: ownership transferred, the lock stays held for the waiter.
+HANDED: Final[Any] = _Marker("HANDED")
+#: Lock wake-up: the lock was released, try again.
+RETRY: Final[Any] = _Marker("RETRY")
 
 
 class Waiter:
@@ -450,3 +461,54 @@ def check_seconds(value: object, what: str) -> float:
         raise TypeError(
             f"{what} must be a number of seconds (int or float), not {type(value).__name__}"
         ) from None
+
+
+def check_blocking(blocking: object) -> bool:
+    """``blocking`` as the running ``threading``'s locks take it.
+
+    Python 3.11 wants an integer; 3.12 and later take any object's truth
+    value (``acquire(None)`` is a non-blocking try there).
+
+    Raises:
+        TypeError: on 3.11, ``blocking`` is not an integer.
+    """
+    if sys.version_info < (3, 12):
+        return bool(operator.index(blocking))  # type: ignore[arg-type]
+    return bool(blocking)
+
+
+def lock_deadline(blocking: bool, timeout: float) -> float | None:
+    """Validate ``threading.Lock.acquire`` arguments; return the deadline.
+
+    Raises:
+        ValueError: a timeout with ``blocking=False``, a negative timeout
+            other than -1, or NaN.
+        OverflowError: a timeout above ``threading.TIMEOUT_MAX``.
+        TypeError: a timeout that is not a number.
+    """
+    timeout = check_seconds(timeout, "timeout")
+    if timeout == -1:
+        return None
+    if not blocking:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0:
+        raise ValueError("timeout value must be positive")  # threading's words
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")
+    return clock() + timeout
+
+
+def wait_deadline(timeout: float | None) -> float | None:
+    """Deadline for ``wait(timeout)``: ``None`` waits forever, <= 0 not at all.
+
+    Raises:
+        TypeError: ``timeout`` is not a number.
+        ValueError: ``timeout`` is NaN.
+        OverflowError: ``timeout`` is above ``threading.TIMEOUT_MAX``.
+    """
+    if timeout is None:
+        return None
+    timeout = check_seconds(timeout, "timeout")
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")  # as threading's waits
+    return clock() + timeout

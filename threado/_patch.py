@@ -47,12 +47,15 @@ from . import select as _tselect
 from . import socket as _tsocket
 from . import ssl as _tssl
 from . import subprocess as _tsubprocess
+from ._condition import Condition
+from ._events import Barrier, Event
+from ._locks import Lock, RLock
 from ._parking import deadline_from_timeout
 from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
 from ._scopes import shield
 from ._scopes import sleep as threado_sleep
+from ._semaphores import BoundedSemaphore, Semaphore
 from ._state import lookup_state
-from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._threads import Thread, adopt_current
 
 __all__ = ["get_original", "is_patched", "more_magic", "patch", "unpatch"]

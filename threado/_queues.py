@@ -27,6 +27,18 @@ Invariants, true whenever the mutex is free:
 * a getter abandoned by an asynchronous exception (``KeyboardInterrupt``)
   after an item was handed to it gives the item to the next getter, or puts
   it back in its place (front of a FIFO, top of a LIFO);
+* the storage never holds more than ``maxsize`` items. The slot an item
+  handed to a getter frees may let a putter in before that getter is
+  interrupted; its item, given back then, finds the queue full. It is not
+  dropped, and it is not squeezed in: one item is *held back* in
+  ``_held``, at the head of the line for the next free slot, ahead of the
+  waiting putters (their items came later). For a plain FIFO the item
+  given back goes to the front and the newest item steps out to be held
+  back; for a plain priority queue the highest one steps out; otherwise the
+  item given back itself is held back (for a LIFO, whatever was put after
+  it is then got first, as it would have been). A held-back item is
+  counted in ``unfinished_tasks`` but not in ``qsize()``, and ``_held`` is
+  non-empty only while the queue is full (``_serve`` moves it in first).
 * ``unfinished_tasks`` counts items put and not yet marked done.
 
 ``SimpleQueue.put`` takes no Python-level lock, so that it stays safe to call
@@ -35,6 +47,25 @@ on): items live in a ``collections.deque`` whose ``append``/``popleft`` are
 single C calls, and a getter registers itself *before* its last look at the
 items, while ``put`` appends *before* looking for a getter; a getter that
 leaves after being picked passes the wake-up on.
+
+That is Dekker's pattern (each side writes one place, then reads the
+other), and it is correct only if the two writes cannot both be missed by
+the two reads:
+
+* With the GIL every deque call is atomic and the calls of all threads are
+  sequentially consistent, so ``put`` may look at the getters with
+  ``len()`` and skip the ``popleft`` when there are none.
+* Without the GIL (``Py_GIL_DISABLED`` builds) ``len()`` of a deque is an
+  unlocked read and proves nothing, but ``append``, ``popleft`` and
+  ``remove`` each hold the deque's own lock (CPython's per-object critical
+  section). So ``put`` always makes the locked ``popleft`` on the getters.
+  Then, if a getter's look at the items comes before the ``put``'s
+  append in the items' lock order, the getter's registration (before its
+  look) happens-before the ``put``'s ``popleft`` on the getters (after its
+  append), which finds it. The record is marked (``result``) before the
+  getter's token is released, and the token's release/acquire orders the
+  mark before the getter's next look. No plain attribute read or write
+  carries the hand-off.
 """
 
 from __future__ import annotations
@@ -48,6 +79,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
+from ._condition import Condition
 from ._parking import (
     PENDING,
     TIMED_OUT,
@@ -60,7 +92,6 @@ from ._parking import (
     leave_wait,
 )
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
-from ._sync import Condition
 
 __all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown", "SimpleQueue"]
 
@@ -170,6 +201,9 @@ class Queue(Generic[T]):
         self._joiners = WaitQueue(self.mutex)
         self.unfinished_tasks = 0
         self.is_shutdown = False
+        # Items given back to a full queue, first in line for a free slot;
+        # non-empty only while the queue is full (see the module docstring).
+        self._held: deque[Any] = deque()
         # The stdlib's Conditions, made on first use for code that uses them.
         self._conditions: tuple[Condition, Condition, Condition] | None = None
 
@@ -199,6 +233,23 @@ class Queue(Generic[T]):
         else:
             self._put(item)
 
+    def _hold_back(self, item: T) -> None:
+        """Give back ``item`` to a full queue: hold one item back, outside the
+        storage, so that the storage keeps at most ``maxsize`` items.
+
+        The held-back item is the one that would come out last, where the
+        storage is known: the newest of a plain FIFO (``item`` goes to the
+        front); otherwise ``item`` itself.
+        """
+        cls = type(self)
+        if cls._put is Queue._put and cls._init is Queue._init:
+            self.queue.appendleft(item)
+            # Older than anything held back already (it was put before the
+            # items that stepped out of the back earlier): ahead of them.
+            self._held.appendleft(self.queue.pop())
+        else:
+            self._held.append(item)
+
     # -- the core ------------------------------------------------------------------
 
     def _full(self) -> bool:
@@ -219,8 +270,19 @@ class Queue(Generic[T]):
     def _serve_waiters(self) -> None:
         getters = self._getters.waiters
         putters = self._putters.waiters
+        held = self._held
         while True:
-            if getters and self._qsize():
+            if held and not self._full():
+                # Counted in unfinished_tasks already. A subclass's _put that
+                # raises leaves it held (nobody waits to be told), to be
+                # tried again at the next change.
+                item = held.popleft()
+                try:
+                    self._put(item)
+                except BaseException:
+                    held.appendleft(item)
+                    break
+            elif getters and self._qsize():
                 w = getters[0]
                 try:
                     result: Any = self._get()
@@ -228,7 +290,7 @@ class Queue(Generic[T]):
                     result = _Failed(exc)
                 self._getters.handoff_locked(result)
                 del w
-            elif putters and not self._full():
+            elif putters and not held and not self._full():
                 p = putters[0]
                 try:
                     self._put(p.item)  # type: ignore[attr-defined]
@@ -325,7 +387,7 @@ class Queue(Generic[T]):
             with self.mutex:
                 if self._qsize():
                     item = self._get()
-                    if self._putters.waiters or self._conditions is not None:
+                    if self._putters.waiters or self._held or self._conditions is not None:
                         self._serve()
                     return item
                 if self.is_shutdown:
@@ -357,17 +419,24 @@ class Queue(Generic[T]):
         return self.get(block=False)
 
     def _give_back(self, item: Any) -> None:
-        """A getter abandoned after an item was handed to it: pass it on."""
+        """A getter abandoned after an item was handed to it: pass it on.
+
+        To the next waiting getter if there is one (then the queue is
+        empty); else back in its place, if a slot is free; else held back
+        (the queue is full: see :meth:`_hold_back`). Never more than
+        ``maxsize`` items in the storage, and nothing lost.
+        """
         if item is _SHUTDOWN or isinstance(item, _Failed):
             return
         with self.mutex:
-            getters = self._getters.waiters
-            if getters:
-                w = getters.popleft()
-                w.result = item
-                unpark(w.state)
+            if self._getters.handoff_locked(item):
+                return
+            if self._full():
+                self._hold_back(item)
             else:
                 self._put_back(item)
+            if self._conditions is not None:
+                self._notify_conditions()
 
     # -- tasks --------------------------------------------------------------------
 
@@ -422,6 +491,10 @@ class Queue(Generic[T]):
             if immediate:
                 while self._qsize():
                     self._get()
+                    if self.unfinished_tasks > 0:
+                        self.unfinished_tasks -= 1
+                while self._held:
+                    self._held.popleft()
                     if self.unfinished_tasks > 0:
                         self.unfinished_tasks -= 1
                 # As in 3.13: join() returns once no task is unfinished (an
@@ -522,12 +595,13 @@ class Queue(Generic[T]):
     def __repr__(self) -> str:
         with self.mutex:
             size = self._qsize()
+            held = f" (+{len(self._held)} held back)" if self._held else ""
             getters = len(self._getters)
             putters = len(self._putters)
             shut = ", shut down" if self.is_shutdown else ""
         bound = f"/{self.maxsize}" if self.maxsize > 0 else ""
         return (
-            f"<threado.{type(self).__name__} at {id(self):#x}: {size}{bound} items, "
+            f"<threado.{type(self).__name__} at {id(self):#x}: {size}{bound} items{held}, "
             f"{getters} getters, {putters} putters waiting{shut}>"
         )
 
@@ -562,6 +636,26 @@ class PriorityQueue(Queue[T]):
 
     def _get(self) -> T:
         return heapq.heappop(self.queue)  # type: ignore[no-any-return]
+
+    def _hold_back(self, item: T) -> None:
+        cls = type(self)
+        if cls._put is not PriorityQueue._put or cls._init is not PriorityQueue._init:
+            super()._hold_back(item)  # a subclass's own storage
+            return
+        # The highest item steps out (it would come out last), so that the
+        # lowest one still comes out first; ``item`` takes its place.
+        heap = self.queue
+        try:
+            top = max(range(len(heap)), key=heap.__getitem__)
+            step_out = item < heap[top]
+        except Exception:  # items that do not all compare: keep it simple
+            step_out = False
+        if step_out:
+            self._held.append(heap[top])
+            heap[top] = item
+            heapq.heapify(heap)
+        else:
+            self._held.append(item)
 
 
 class _Getter(Waiter):
@@ -649,7 +743,9 @@ class SimpleQueue(Generic[T]):
                     return items.popleft()
                 except IndexError:
                     pass
-                exc = st.pending_cancel() if st.cancel or st.deadline else None
+                exc = None
+                if st.cancel is not None or st.deadline is not None:  # 0.0 is a deadline
+                    exc = st.pending_cancel()
                 if exc is not None:
                     try:
                         raise exc
@@ -703,8 +799,10 @@ class SimpleQueue(Generic[T]):
 
 block_until = block  # the parker's single block, named for what it does here
 
-# Without the GIL, put's unlocked look at the waiting getters could miss one
-# that registered just before: there put always tries to wake one.
+# Without the GIL, put's unlocked look (len) at the waiting getters could miss
+# one that registered just before: there put always makes the locked popleft
+# (see the module docstring). A free-threaded build counts even when the GIL
+# was turned back on at run time: the locked path is correct either way.
 _FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 

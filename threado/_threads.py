@@ -7,10 +7,13 @@ Theory of operation
 the spawner, so a cancel reaches a thread that has not started yet, then starts
 a plain ``threading.Thread`` that installs that state, runs the function in a
 copy of the spawner's ``contextvars`` context, stores the outcome and sets the
-handle's ``_done`` latch. Joiners and cancellers wait on that latch (a threado
-wait, so it is a blocking point) and then finish with an OS-level join, which
-returns at once or after the few instructions the ending thread has left; so
-``is_alive()`` is ``False`` once ``join`` returns, as with ``threading``.
+handle's ``_done`` latch. The latch is set by the thread's end hook, which
+runs when CPython clears the thread's state, after the last line of Python
+the thread runs. Joiners and cancellers wait on that latch only (a threado
+wait, so it is a blocking point): one wake-up, as ``threading``'s own join
+pays, and no OS-level join after it (the ending thread has only C-level
+teardown left). ``is_alive()`` reads the latch, so it is ``False`` once
+``join``, ``wait`` or a blocking ``cancel`` returns, as with ``threading``.
 
 Threads that threado did not start (the main thread, plain ``threading``
 threads) get a handle on demand from :func:`current_thread`. Their end is
@@ -161,17 +164,6 @@ class Thread(Generic[T]):
                 return
         callback(self)
 
-    def _join_os_thread(self) -> None:
-        # The thread has stored its outcome; let it finish its last steps so
-        # that is_alive() is False, as after threading.Thread.join().
-        t = self._thread
-        if (
-            t is not threading.current_thread()
-            and not isinstance(t, threading._DummyThread)
-            and t is not threading.main_thread()
-        ):
-            t.join()
-
     def _mark_retrieved(self) -> None:
         if not self._retrieved:
             self._retrieved = True
@@ -214,10 +206,7 @@ class Thread(Generic[T]):
             ThreadCancelled: the *calling* thread was cancelled while waiting.
         """
         self._check_not_self("wait for")
-        if not self._done.wait_until(deadline_from_timeout(timeout), self):
-            return False
-        self._join_os_thread()
-        return True
+        return self._done.wait_until(deadline_from_timeout(timeout), self)
 
     def cancel(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Cancel the thread: its next blocking point raises :class:`ThreadCancelled`.
@@ -238,8 +227,6 @@ class Thread(Generic[T]):
             ThreadCancelled: the *calling* thread was cancelled while waiting.
         """
         if self._done.is_set():
-            if blocking and self._state is not lookup_state():
-                self._join_os_thread()
             return True
         deadline = deadline_from_timeout(timeout)  # bad input fails before anything happens
         me = lookup_state()
@@ -259,7 +246,6 @@ class Thread(Generic[T]):
                 self._done.wait_until(None, self)
         elif not self._done.wait_until(deadline, self):
             return False
-        self._join_os_thread()
         return True
 
     def _warn_stuck(self) -> None:
@@ -325,10 +311,19 @@ class Thread(Generic[T]):
         return self._thread.daemon
 
     def is_alive(self) -> bool:
-        """Return whether the thread is still running."""
+        """Return whether the thread is still running.
+
+        ``False`` once the thread has stored its outcome (its function has
+        returned or raised and its ``finally`` blocks have run), even if its OS
+        thread still has a few end hooks to run: so it is ``False`` whenever
+        ``join``, ``wait``, a blocking ``cancel`` or a group's exit has
+        returned because the thread ended, on every Python version.
+        """
+        if self._done.is_set():
+            return False
         if self._spawned:
             return self._thread.is_alive()
-        return not self._done.is_set()
+        return True
 
     def done(self) -> bool:
         """Return whether the thread has finished (its outcome is known)."""

@@ -44,10 +44,10 @@ from typing import Any, TypeVar
 
 from ._errors import ThreadCancelled
 from ._fdwait import wait_fd
+from ._locks import Lock
 from ._parking import Latch
 from ._state import clock, lookup_state
 from ._state import local as _local
-from ._sync import Lock
 
 T = TypeVar("T")
 
