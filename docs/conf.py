@@ -20,6 +20,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    # Markdown, for the changelog (CHANGELOG.md, included by changelog.rst).
+    "myst_parser",
 ]
 
 # Google-style docstrings only. "Attributes:" sections become attribute

@@ -159,3 +159,14 @@ class Crew:
 def work(rng: random.Random) -> None:
     """Simulate a little work: a blocking point that may or may not wait."""
     threado.sleep(rng.choice((0, 0, 0.0001, 0.0005)))
+
+
+def queued(primitive: object) -> int:
+    """Waiter records still in a primitive's wait queue (private state).
+
+    After every thread has ended it must be zero: a record left behind by an
+    abandoned wait would swallow the next hand-off.
+    """
+    if isinstance(primitive, threado.Barrier):
+        return len(primitive._gen.queue)
+    return len(primitive._queue)  # type: ignore[attr-defined]

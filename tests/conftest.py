@@ -1,11 +1,21 @@
-"""Shared fixtures: every test must leave no thread behind."""
+"""Shared fixtures: every test must leave no thread behind; sockets and TLS pairs.
+
+Shared helpers that are not fixtures are in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
+import shutil
+import socket as stdsocket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 
 import pytest
+from helpers import CERT, client_context, plain_thread, server_context
+
+import threado.socket as tsocket
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +28,105 @@ def no_thread_left_behind() -> Iterator[None]:
         t.join(timeout=5.0)
     alive = [t for t in leftover if t.is_alive()]
     assert not alive, f"threads left running: {alive}"
+
+
+# -- sockets ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[tsocket.socket, tsocket.socket]]:
+    """Two connected threado sockets (``socketpair``), closed afterwards."""
+    a, b = tsocket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
+def std_pair() -> Iterator[tuple[stdsocket.socket, stdsocket.socket]]:
+    """Two connected standard-library sockets, to compare threado with."""
+    a, b = stdsocket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
+def unresponsive_address() -> Iterator[tuple[str, int]]:
+    """A TCP listener whose accept queue is full: new connects hang in SYN_SENT."""
+    listener = stdsocket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    host, port = listener.getsockname()
+    fillers = []
+    for _ in range(8):
+        c = stdsocket.socket()
+        c.settimeout(0.3)
+        try:
+            c.connect((host, port))
+        except TimeoutError:
+            c.close()
+            break
+        fillers.append(c)
+    else:  # pragma: no cover
+        pytest.skip("could not fill the accept queue")
+    yield host, port
+    for c in fillers:
+        c.close()
+    listener.close()
+
+
+# -- TLS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certfiles(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(certificate, key) files for a TLS server: made with the ``openssl``
+    command if there is one, else CPython's own test certificate."""
+    openssl = shutil.which("openssl")
+    if openssl:
+        d = tmp_path_factory.mktemp("cert")
+        cert, key = d / "cert.pem", d / "key.pem"
+        proc = subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ],
+            capture_output=True,
+        )
+        if proc.returncode == 0:
+            return str(cert), str(key)
+    if CERT.exists():
+        return str(CERT), str(CERT)
+    pytest.skip("no openssl CLI and no CPython test certificate")
+
+
+@pytest.fixture
+def tls_pair(certfiles: tuple[str, str]) -> Iterator[tuple[ssl.SSLSocket, ssl.SSLSocket]]:
+    """(threado TLS client, standard-library TLS server side), handshaken."""
+    listener = stdsocket.create_server(("127.0.0.1", 0))
+    raw_client = tsocket.create_connection(listener.getsockname())
+    raw_server, _ = listener.accept()
+    listener.close()
+    th, box = plain_thread(
+        lambda: server_context(certfiles).wrap_socket(raw_server, server_side=True)
+    )
+    client = client_context().wrap_socket(raw_client)
+    th.join(10)
+    assert box[0][0] == "ok", box
+    server = box[0][1]
+    yield client, server
+    client.close()
+    server.close()

@@ -110,7 +110,7 @@ EXPECTED: dict[str, list[str]] = {
 TIMEOUT = 30
 
 
-def run_python(*args: str) -> list[str]:
+def run_from_checkout(*args: str) -> list[str]:
     """Run ``python -W error *args`` from the checkout; return its output lines."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -141,7 +141,7 @@ def test_expectations_name_existing_examples() -> None:
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
 def test_example_runs(script: Path) -> None:
-    lines = run_python(str(script))
+    lines = run_from_checkout(str(script))
     assert_printed(lines, [*EXPECTED.get(script.name, []), f"{script.stem} finished"])
 
 
@@ -149,5 +149,5 @@ def test_readme_example_runs() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"^```python\n(.*?)^```", readme, re.DOTALL | re.MULTILINE)
     assert len(blocks) == 1, "README.md should hold exactly one Python example"
-    lines = run_python("-c", blocks[0])
+    lines = run_from_checkout("-c", blocks[0])
     assert lines == ["worker: cleaning up", "cancelled: True", "timed out", "expired: True"]

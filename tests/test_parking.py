@@ -7,45 +7,13 @@ import threading
 from typing import Any
 
 import pytest
+from helpers import Pool
 
 import threado
 from threado import _parking
 from threado._parking import TIMED_OUT, Latch, WaitQueue
 from threado._state import clock, get_state
 from threado.testing import wait_parked
-
-
-class Pool:
-    """A counted resource built directly on WaitQueue, as primitives will be.
-
-    ``take`` gets one unit, waiting for a hand-off if there is none;
-    ``give`` hands a unit to the first waiter, or keeps it.
-    """
-
-    def __init__(self, units: int = 0) -> None:
-        self.mutex = threading.Lock()
-        self.queue = WaitQueue(self.mutex)
-        self.units = units
-
-    def take(self, timeout: float | None = None) -> bool:
-        st = get_state()
-        st.check()
-        with self.mutex:
-            if self.units:
-                self.units -= 1
-                return True
-            w = self.queue.enqueue_locked(st)
-        deadline = None if timeout is None else clock() + timeout
-        return self.queue.wait(st, w, deadline, self, self.give) is not TIMED_OUT
-
-    def give(self, _unit: object = True) -> None:
-        with self.mutex:
-            if not self.queue.handoff_locked(True):
-                self.units += 1
-
-    def waiting(self) -> int:
-        with self.mutex:
-            return len(self.queue)
 
 
 def test_handoff_wakes_the_first_waiter() -> None:
@@ -212,56 +180,6 @@ def test_check_seconds_rejects_nan_and_accepts_integers() -> None:
     assert _parking.check_seconds(3, "timeout") == 3.0
 
 
-def test_stress_handoff_and_cancel_conserve_every_unit() -> None:
-    """Takers, givers and a chaos thread cancelling takers at random: at the
-    end every unit is accounted for, held by nobody and waited on by nobody."""
-    units = 8
-    pool = Pool(units)
-    held = [0]
-    held_lock = threading.Lock()
-    rng = random.Random(1234)
-    stop = threading.Event()
-    duration = float(__import__("os").environ.get("THREADO_STRESS_SECONDS", "1.5"))
-
-    def worker() -> None:
-        while True:
-            if not pool.take(timeout=rng.choice([None, 0.001, 0.01])):
-                continue
-            with held_lock:
-                held[0] += 1
-                assert held[0] <= units
-            try:
-                threado.sleep(rng.choice([0, 0, 0.0005]))
-            finally:
-                with held_lock:
-                    held[0] -= 1
-                pool.give()
-
-    workers = [threado.spawn(worker) for _ in range(12)]
-    cancels = 0
-
-    def chaos() -> None:
-        nonlocal cancels
-        end = clock() + duration
-        while clock() < end:
-            victim = rng.randrange(len(workers))
-            workers[victim].cancel(blocking=False)
-            cancels += 1
-            workers[victim].wait()
-            workers[victim] = threado.spawn(worker)
-            threado.sleep(rng.random() * 0.002)
-        stop.set()
-
-    c = threado.spawn(chaos)
-    c.join()
-    for w in workers:
-        w.cancel()
-    assert cancels > 10
-    assert held[0] == 0
-    assert pool.waiting() == 0
-    assert pool.units == units
-
-
 def test_an_exception_between_enqueueing_and_waiting_leaves_no_waiter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -346,3 +264,94 @@ def test_a_wait_nested_in_a_signal_handler_does_not_steal_the_outer_wake_up(
     with threado.timeout_after(5):
         assert pool.take() is True
     assert clock() - start < 2.5
+
+
+# -- O(1) departures: tombstones ----------------------------------------------------
+
+
+def _live_in_deque(q: WaitQueue) -> int:
+    return sum(1 for w in q.waiters if w.result is not _parking.LEFT)
+
+
+def test_waiters_cancelled_in_the_middle_leave_tombstones_that_wakers_skip() -> None:
+    ev = threado.Event()
+    threads = [threado.spawn(ev.wait) for _ in range(40)]
+    for t in threads:
+        wait_parked(t)
+    q = ev._queue
+    # Cancel every other waiter but the first and the last: middle departures.
+    victims = threads[1:-1:2]
+    for t in victims:
+        t.cancel()
+    with q.mutex:
+        assert len(q) == _live_in_deque(q) == 40 - len(victims)
+        assert q.waiters[0].result is _parking.PENDING  # the head is never a tombstone
+        assert len(q.waiters) <= 2 * len(q) + 17  # compaction bounds the tombstones
+    ev.set()
+    for t in threads:
+        assert t.wait(timeout=10)
+    assert all(t.cancelled for t in victims)
+    assert all(t.result is True for t in threads if t not in victims)
+    with q.mutex:
+        assert not q.waiters
+        assert q.dead == 0
+
+
+def test_the_head_leaving_drops_the_tombstones_behind_it() -> None:
+    ev = threado.Event()
+    threads = [threado.spawn(ev.wait) for _ in range(5)]
+    for t in threads:
+        wait_parked(t)
+    for t in threads[1:4]:  # the middle ones: tombstones
+        t.cancel()
+    threads[0].cancel()  # the head leaves: the tombstones behind it go too
+    with ev._queue.mutex:
+        assert [w.state for w in ev._queue.waiters] == [threads[4]._state]
+        assert ev._queue.dead == 0
+    threads[4].cancel()
+    with ev._queue.mutex:
+        assert not ev._queue.waiters
+
+
+def test_an_item_put_after_middle_getters_left_reaches_a_live_getter() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    getters = [threado.spawn(q.get) for _ in range(6)]
+    for t in getters:
+        wait_parked(t)
+    for t in getters[:5]:
+        t.cancel()  # the head and then each new head: and the middle on the way
+    q.put(7)
+    assert getters[5].join() == 7
+    assert q.qsize() == 0
+
+
+def test_a_departure_never_scans_the_queue() -> None:
+    """Leaving is O(1): no waiter is compared with another (a deque.remove
+    would compare it with every waiter ahead of it), whatever the position."""
+    compares = [0]
+
+    class Counting(_parking.Waiter):
+        __slots__ = ()
+
+        def __eq__(self, other: object) -> bool:
+            compares[0] += 1
+            return self is other
+
+        __hash__ = object.__hash__
+
+    q = WaitQueue(threading.Lock())
+    st = get_state()
+    ws = [Counting(st) for _ in range(1000)]
+    with q.mutex:
+        q.waiters.extend(ws)
+        order = list(range(1, 999))
+        random.Random(0).shuffle(order)
+        for i in order:  # middle departures, in random order
+            q.leave_locked(ws[i])
+        assert len(q) == 2
+        q.leave_locked(ws[0])  # the head: every tombstone behind it goes too
+        assert list(q.waiters) == [ws[999]]
+        assert q.dead == 0
+        q.leave_locked(ws[999])
+        assert not q.waiters
+    assert compares[0] == 0

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import run_python
 
 PRELUDE = """
 import faulthandler, sys
@@ -23,6 +24,13 @@ def run_patched(code: str, timeout: float = 60) -> str:
     proc = subprocess.run(
         [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout
     )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def run_fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter, unpatched; return its stdout."""
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -140,6 +148,124 @@ def test_patch_is_idempotent_and_undoable() -> None:
     assert out.split() == ["True", "True", "True", "True", "True", "False", "True"]
 
 
+def test_importing_threado_patches_nothing() -> None:
+    out = run_fresh(
+        """
+        import select, selectors, socket, ssl, subprocess, time, threading, queue
+        before = {
+            "socket": socket.socket, "create_connection": socket.create_connection,
+            "getaddrinfo": socket.getaddrinfo, "select": select.select, "poll": select.poll,
+            "epoll": select.epoll, "Popen": subprocess.Popen, "sleep": time.sleep,
+            "sslcls": ssl.SSLContext.sslsocket_class, "Lock": threading.Lock,
+            "Queue": queue.Queue, "selcls": selectors.EpollSelector._selector_cls,
+        }
+        import threado, threado.socket, threado.select, threado.ssl, threado.subprocess
+        import threado.testing
+        after = {
+            "socket": socket.socket, "create_connection": socket.create_connection,
+            "getaddrinfo": socket.getaddrinfo, "select": select.select, "poll": select.poll,
+            "epoll": select.epoll, "Popen": subprocess.Popen, "sleep": time.sleep,
+            "sslcls": ssl.SSLContext.sslsocket_class, "Lock": threading.Lock,
+            "Queue": queue.Queue, "selcls": selectors.EpollSelector._selector_cls,
+        }
+        assert before == after, [k for k in before if before[k] is not after[k]]
+        assert not threado.is_patched()
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
+def test_patch_is_idempotent_and_unpatch_restores_io_names() -> None:
+    out = run_fresh(
+        """
+        import select, selectors, socket, ssl, subprocess
+        import threado, threado.socket as ts, threado.select as tsel
+        orig = (socket.socket, socket.socketpair, select.select, select.epoll,
+                subprocess.Popen, ssl.SSLContext.sslsocket_class,
+                selectors.EpollSelector._selector_cls, selectors.PollSelector._selector_cls)
+        threado.patch(); threado.patch()
+        assert socket.socket is ts.socket and select.epoll is tsel.epoll
+        assert threado.get_original("socket", "socket") is orig[0]
+        assert threado.get_original("select", "epoll") is orig[3]
+        assert threado.get_original("ssl", "SSLContext.sslsocket_class") is orig[5]
+        assert selectors.EpollSelector._selector_cls is tsel.epoll
+        threado.unpatch()
+        now = (socket.socket, socket.socketpair, select.select, select.epoll,
+               subprocess.Popen, ssl.SSLContext.sslsocket_class,
+               selectors.EpollSelector._selector_cls, selectors.PollSelector._selector_cls)
+        assert now == orig, [i for i, (a, b) in enumerate(zip(now, orig)) if a is not b]
+        threado.unpatch()  # twice is fine too
+        assert not threado.is_patched()
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
+def test_patched_isinstance_checks_still_hold() -> None:
+    out = run_fresh(
+        """
+        import socket, ssl
+        import threado
+        early = socket.socket()
+        threado.patch()
+        ctx = ssl.create_default_context()
+        tls = ctx.wrap_socket(socket.socket(), server_hostname="localhost")
+        print(isinstance(tls, socket.socket), isinstance(tls, socket.SocketType),
+              isinstance(early, socket.socket))
+        tls.close(); early.close()
+        """
+    )
+    assert out.split() == ["True", "True", "True"]
+
+
+def test_patched_stdlib_calls_keep_their_results_and_errors() -> None:
+    out = run_fresh(
+        """
+        import errno, socket, subprocess, select
+        import threado
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); refused = s.getsockname(); s.close()
+
+        def scenario():
+            out = []
+            try:
+                socket.create_connection(refused)
+            except OSError as e:
+                out.append((type(e).__name__, e.errno))
+            a, b = socket.socketpair()
+            a.settimeout(0.1)
+            try:
+                a.recv(1)
+            except TimeoutError as e:
+                out.append(str(e))
+            a.setblocking(False)
+            try:
+                a.recv(1)
+            except BlockingIOError as e:
+                out.append(e.errno == errno.EAGAIN)
+            b.send(b"peek")
+            out.append(a.recv(4, socket.MSG_PEEK))
+            out.append(select.select([a], [], [], 1)[0] == [a])
+            out.append(subprocess.run(["sh", "-c", "echo hi"], capture_output=True).stdout)
+            try:
+                subprocess.run(["sleep", "5"], timeout=0.1)
+            except subprocess.TimeoutExpired as e:
+                out.append(round(e.timeout, 1))
+            a.close(); b.close()
+            return out
+
+        expected = scenario()
+        threado.patch()
+        assert isinstance(socket.socketpair()[0], threado.socket.socket)
+        got = threado.spawn(scenario).join()
+        assert got == expected, (got, expected)
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
 def test_start_does_not_raise_in_a_cancelled_thread() -> None:
     """Thread.start() waits on a (now threado) Event: a pending cancel must
     not make it raise once the new thread has launched."""
@@ -190,6 +316,7 @@ def test_interpreter_machinery_still_works() -> None:
     assert out.split("\n")[:6] == ["[4, 9]", "logged", "1024", "[1, 2]", "0", ""]
 
 
+@pytest.mark.slow  # CPython's own suites: ``-m "not slow"`` skips them
 @pytest.mark.parametrize(
     ("suite", "name", "attr"),
     [
@@ -346,3 +473,50 @@ def test_select_poll_epoll_and_selectors_become_cancellable(wait: str) -> None:
         """
     )
     assert out.split() == ["True", "True", "True", "True"]
+
+
+def test_patched_selectors_and_asyncio_are_cancellable_and_exact() -> None:
+    out = run_fresh(
+        """
+        import asyncio, concurrent.futures, selectors, socket, time
+        import threado
+        from threado.testing import wait_parked
+        threado.patch()
+
+        def selector_timeout():
+            a, b = socket.socketpair()
+            with selectors.DefaultSelector() as sel:
+                sel.register(a, selectors.EVENT_READ)
+                start = time.monotonic()
+                assert sel.select(0.2) == []
+                assert time.monotonic() - start >= 0.19
+                b.send(b"x")
+                [(key, ev)] = sel.select(1)
+                assert key.fileobj is a and ev == selectors.EVENT_READ
+            a.close(); b.close()
+
+        threado.spawn(selector_timeout).join()
+
+        def selector_forever():
+            with selectors.DefaultSelector() as sel:
+                a, b = socket.socketpair()
+                sel.register(a, selectors.EVENT_READ)
+                try:
+                    sel.select()
+                finally:
+                    a.close(); b.close()
+
+        t = threado.spawn(selector_forever)
+        wait_parked(t)
+        assert t.cancel(timeout=5) and t.cancelled
+
+        t = threado.spawn(asyncio.run, asyncio.sleep(30))
+        wait_parked(t)
+        assert t.cancel(timeout=5) and t.cancelled
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            assert list(ex.map(abs, [-1, -2, -3])) == [1, 2, 3]
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"

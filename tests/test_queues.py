@@ -8,10 +8,12 @@ a Hypothesis state machine checks the non-blocking interface against a model.
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -19,33 +21,43 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers import (
+    SLACK,
+    in_cancelled_thread,
+    outcome_type,
+    run_python,
+    self_cancelled,
+    sigusr1_script,
+    spawn_parked,
+)
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import threado
 from threado import ShutDown, ThreadCancelled, ThreadTimeout, _parking, _queues, _state
 from threado._state import get_state, unpark
 from threado.testing import wait_parked
 
-SLACK = 2.0  # generous upper bound for real-time assertions on shared CI machines
 SHORT = 0.05  # a timeout that must pass before the call gives up
+
+
 ROUNDS = 30  # repetitions of a race whose outcome is left to the scheduler
 
+
 Spawn = Callable[..., threado.Thread[Any]]
+
+
 AnyQueue = Any  # threado.Queue[Any] | threado.SimpleQueue[Any]
+
 
 FAMILY: dict[str, type[threado.Queue[Any]]] = {
     "Queue": threado.Queue,
     "LifoQueue": threado.LifoQueue,
     "PriorityQueue": threado.PriorityQueue,
 }
+
+
 EVERY: dict[str, Callable[[], AnyQueue]] = {**FAMILY, "SimpleQueue": threado.SimpleQueue}
 
 
@@ -118,6 +130,16 @@ def drain(q: AnyQueue) -> list[Any]:
             items.append(q.get_nowait())
         except (queue.Empty, ShutDown):
             return items
+
+
+QUEUES = [
+    (queue.Queue, threado.Queue),
+    (queue.LifoQueue, threado.LifoQueue),
+    (queue.PriorityQueue, threado.PriorityQueue),
+]
+
+
+QUEUE_IDS = ["Queue", "LifoQueue", "PriorityQueue"]
 
 
 # -- the family: order, bounds, timeouts --------------------------------------------
@@ -234,14 +256,6 @@ def test_negative_timeout_raises_value_error(anycls: Callable[[], AnyQueue]) -> 
         assert bounded.qsize() == 1
 
 
-def _outcome(call: Callable[[], object]) -> str:
-    try:
-        call()
-    except Exception as exc:
-        return type(exc).__name__
-    return "ok"
-
-
 @pytest.mark.parametrize(
     ("maxsize", "prefill", "op", "block", "timeout"),
     [
@@ -276,9 +290,9 @@ def test_argument_handling_matches_the_stdlib(
         for i in range(prefill):
             q.put_nowait(i)
         if op == "put":
-            outcomes.append(_outcome(lambda q=q: q.put(9, block, timeout)))
+            outcomes.append(outcome_type(functools.partial(q.put, 9, block, timeout)))
         else:
-            outcomes.append(_outcome(lambda q=q: q.get(block, timeout)))
+            outcomes.append(outcome_type(functools.partial(q.get, block, timeout)))
     assert outcomes[1] == outcomes[0], f"stdlib: {outcomes[0]}, threado: {outcomes[1]}"
 
 
@@ -298,6 +312,58 @@ def test_generic_alias() -> None:
     for cls in (*FAMILY.values(), threado.SimpleQueue):
         q = cls[int]()  # type: ignore[index]
         assert type(q) is cls
+
+
+@pytest.mark.parametrize(("std", "td"), QUEUES, ids=QUEUE_IDS)
+@pytest.mark.parametrize("maxsize", [0, 2, -1])
+def test_queue_script_matches_stdlib(std: Any, td: Any, maxsize: int) -> None:
+    def script(make: Any) -> list[Any]:
+        q = make(maxsize)
+        out: list[Any] = [q.maxsize, q.qsize(), q.empty(), q.full()]
+        for i in (3, 1, 2):
+            out.append(outcome_type(functools.partial(q.put, i, timeout=0.001)))
+        out.append(outcome_type(lambda: q.put_nowait(5)))
+        out.append(outcome_type(lambda: q.put(6, False)))
+        out += [q.qsize(), q.empty(), q.full(), q.unfinished_tasks]
+        out.append(outcome_type(lambda: q.get(timeout=-1)))
+        out.append(outcome_type(lambda: q.put(7, timeout=-1)))
+        for _ in range(7):
+            out.append(outcome_type(q.get_nowait))
+        out.append(outcome_type(lambda: q.get(timeout=0.001)))
+        out.append(outcome_type(lambda: q.get(False, timeout=-1)))
+        for _ in range(8):
+            out.append(outcome_type(q.task_done))
+        out.append(outcome_type(q.join))
+        return out
+
+    assert script(td) == script(std)
+
+
+@pytest.mark.parametrize(("std", "td"), QUEUES, ids=QUEUE_IDS)
+def test_queue_empty_and_full_are_the_stdlib_exceptions(std: Any, td: Any) -> None:
+    q = td(1)
+    with pytest.raises(queue.Empty):
+        q.get_nowait()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.01)
+    q.put(1)
+    with pytest.raises(queue.Full):
+        q.put_nowait(2)
+    with pytest.raises(queue.Full):
+        q.put(2, timeout=0.01)
+    with pytest.raises(queue.Full):
+        q.put(2, timeout=0)
+
+
+@pytest.mark.parametrize("make", [threado.Queue, threado.SimpleQueue], ids=["Queue", "SimpleQueue"])
+def test_queue_get_overflowing_timeout_raises_overflow_error(make: Any) -> None:
+    with pytest.raises(OverflowError):
+        queue.SimpleQueue().get(timeout=1e300)
+    res: list[Any] = []
+    with threado.ignore_after(0.2) as scope:
+        res.append(outcome_type(lambda: make().get(timeout=1e300)))
+    assert not scope.expired
+    assert res == [("exc", OverflowError)]
 
 
 # -- tasks ------------------------------------------------------------------------
@@ -356,6 +422,20 @@ def test_join_is_a_cancellable_blocking_point(qcls: type[threado.Queue[Any]], sp
     gate.set()
     assert late.wait(timeout=5)
     assert late.cancelled
+
+
+def test_queue_join_waits_for_task_done_and_is_cancellable() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    q.put(1)
+    j = spawn_parked(q.join)
+    q.get()
+    assert j.is_alive()
+    q.task_done()
+    assert j.join(10) is None
+    q.put(2)
+    j = spawn_parked(q.join)
+    assert j.cancel(timeout=10)
+    assert j.cancelled
 
 
 # -- shutdown (Python 3.13 semantics) ------------------------------------------------
@@ -480,12 +560,15 @@ def test_iteration_yields_items_until_shutdown(
                 seen.append(item)
                 progress.notify()
 
+    def seen_more_than(n: int) -> bool:
+        return len(seen) > n
+
     consumer = spawn(consume)
     for i, item in enumerate(items):
         parked(consumer)  # waiting in the loop's next get...
         live.put(item)  # ...so the item is handed straight to it
         with progress:
-            assert progress.wait_for(lambda i=i: len(seen) > i, timeout=10)
+            assert progress.wait_for(functools.partial(seen_more_than, i), timeout=10)
     parked(consumer)
     live.shutdown()
     assert consumer.join(timeout=10) is None
@@ -507,6 +590,106 @@ def test_iteration_is_cancellable(qcls: type[threado.Queue[Any]], spawn: Spawn) 
     assert t.cancel(timeout=5)
     assert t.cancelled
     assert seen == [1]
+
+
+def test_shutdown_class_identity() -> None:
+    assert issubclass(threado.ShutDown, Exception)
+    if hasattr(queue, "ShutDown"):
+        assert threado.ShutDown is queue.ShutDown
+
+
+@pytest.mark.parametrize("make", [threado.Queue, threado.LifoQueue, threado.PriorityQueue])
+def test_shutdown_lets_the_queue_drain_then_get_raises(make: Any) -> None:
+    q = make()
+    q.put(1)
+    q.put(2)
+    q.shutdown()
+    assert q.is_shutdown
+    with pytest.raises(threado.ShutDown):
+        q.put(3)
+    with pytest.raises(threado.ShutDown):
+        q.put_nowait(3)
+    assert sorted([q.get(), q.get_nowait()]) == [1, 2]
+    with pytest.raises(threado.ShutDown):
+        q.get()
+    with pytest.raises(threado.ShutDown):
+        q.get_nowait()
+    with pytest.raises(threado.ShutDown):
+        q.get(timeout=1)
+    assert q.unfinished_tasks == 2
+    q.task_done()
+    q.task_done()
+    q.join()
+
+
+def test_shutdown_wakes_blocked_getters_and_putters_with_shutdown() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    g = spawn_parked(q.get)
+    full: threado.Queue[int] = threado.Queue(1)
+    full.put(0)
+    p = spawn_parked(full.put, 1)
+    q.shutdown()
+    full.shutdown()
+    assert isinstance(g.wait(10) and g.exception, threado.ShutDown)
+    assert isinstance(p.wait(10) and p.exception, threado.ShutDown)
+    assert full.get() == 0  # the blocked put inserted nothing
+    with pytest.raises(threado.ShutDown):
+        full.get_nowait()
+
+
+def test_shutdown_immediate_drains_and_releases_join() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    for i in range(3):
+        q.put(i)
+    j = spawn_parked(q.join)
+    q.shutdown(immediate=True)
+    assert q.qsize() == 0
+    assert q.empty()
+    assert q.unfinished_tasks == 0
+    assert j.join(10) is None
+    with pytest.raises(threado.ShutDown):
+        q.get()
+    with pytest.raises(threado.ShutDown):
+        q.get_nowait()
+    with pytest.raises(threado.ShutDown):
+        q.put(1)
+
+
+def test_shutdown_immediate_join_still_waits_for_items_already_taken() -> None:
+    # 3.13: the drained items count as done; one taken earlier still needs task_done().
+    q: threado.Queue[int] = threado.Queue()
+    q.put(1)
+    q.put(2)
+    q.get()
+    q.shutdown(immediate=True)
+    assert q.unfinished_tasks == 1
+    j = spawn_parked(q.join)
+    q.task_done()
+    assert j.join(10) is None
+    with pytest.raises(ValueError):
+        q.task_done()
+
+
+def test_shutdown_is_checked_before_timeout_validation_as_in_3_13() -> None:
+    q: threado.Queue[int] = threado.Queue(1)
+    q.shutdown()
+    with pytest.raises(threado.ShutDown):
+        q.get(timeout=-1)
+    with pytest.raises(threado.ShutDown):
+        q.put(1, timeout=-1)
+
+
+def test_iterating_a_queue_yields_items_until_shutdown() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    got: list[int] = []
+    t = threado.spawn(lambda: got.extend(q))
+    q.put(1)
+    q.put(2)
+    wait_parked(t)
+    q.put(3)
+    q.shutdown()
+    t.join(10)
+    assert got == [1, 2, 3]
 
 
 # -- subclasses and the stdlib's internals ---------------------------------------------
@@ -863,10 +1046,42 @@ def test_reprs(qcls: type[threado.Queue[Any]], spawn: Spawn) -> None:
     putter.wait()
     assert repr(q).endswith(": 2/2 items, 0 getters, 0 putters waiting, shut down>")
     assert repr(qcls()).endswith(": 0 items, 0 getters, 0 putters waiting>")
-    sq = threado.SimpleQueue()
+    sq: threado.SimpleQueue[int] = threado.SimpleQueue()
     sq.put(1)
     assert repr(sq).startswith("<threado.SimpleQueue at 0x")
     assert repr(sq).endswith(": 1 items, 0 getters waiting>")
+
+
+def test_queue_stdlib_style_subclass_conditions_serve_threado_waiters() -> None:
+    class DropOldest(threado.Queue[int]):
+        def put(self, item: int, block: bool = True, timeout: float | None = None) -> None:
+            with self.not_full:
+                if self._qsize() >= self.maxsize:
+                    self._get()
+                    self.unfinished_tasks -= 1
+                self._put(item)
+                self.unfinished_tasks += 1
+                self.not_empty.notify()
+
+    q = DropOldest(maxsize=1)
+    t = threado.spawn(q.get)
+    wait_parked(t)
+    q.put(1)
+    assert t.join(timeout=10) == 1
+    # The stdlib idiom on a threado queue, woken by threado's own put.
+    res: list[int] = []
+
+    def stdlib_style_get() -> None:
+        with q.not_empty:
+            while not q._qsize():
+                q.not_empty.wait()
+            res.append(q._get())
+
+    t2 = threado.spawn(stdlib_style_get)
+    wait_parked(t2)
+    threado.Queue.put(q, 7)
+    t2.join(timeout=10)
+    assert res == [7]
 
 
 # -- cancellation: entry checks, nowait, timeouts ------------------------------------
@@ -994,6 +1209,153 @@ def test_timeout_after_in_a_plain_thread(anycls: Callable[[], AnyQueue]) -> None
     t.start()
     t.join(timeout=10)
     assert len(outcomes) == 1
+
+
+def test_blocking_calls_check_cancellation_on_entry_and_consume_nothing() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    q.put(1)
+    assert in_cancelled_thread(q.get).cancelled
+    assert q.qsize() == 1
+    assert in_cancelled_thread(lambda: q.put(2)).cancelled
+    assert q.qsize() == 1
+    assert q.unfinished_tasks == 1
+    sq: threado.SimpleQueue[int] = threado.SimpleQueue()
+    sq.put(1)
+    t = in_cancelled_thread(sq.get)
+    assert t.cancelled
+    assert sq.qsize() == 1
+    q.get()
+    q.task_done()
+    assert in_cancelled_thread(q.join).cancelled
+    assert in_cancelled_thread(threado.Barrier(1).wait).cancelled
+
+
+def test_nowait_calls_never_raise_thread_cancelled() -> None:
+    q: threado.Queue[int] = threado.Queue(1)
+    sq: threado.SimpleQueue[int] = threado.SimpleQueue()
+
+    def body() -> list[Any]:
+        q.put_nowait(1)
+        q.task_done()
+        sq.put(2)
+        sq.put_nowait(3)
+        out: list[Any] = [
+            outcome_type(lambda: q.put_nowait(9)),
+            outcome_type(lambda: q.put(9, False)),
+        ]
+        out += [q.get_nowait(), sq.get_nowait(), sq.get(False)]
+        out += [
+            outcome_type(q.get_nowait),
+            outcome_type(lambda: q.get(False)),
+            outcome_type(sq.get_nowait),
+        ]
+        out.append(threado.Lock().acquire(False))
+        return out
+
+    t = in_cancelled_thread(body)
+    assert not t.cancelled
+    assert t.result == [
+        ("exc", queue.Full),
+        ("exc", queue.Full),
+        1,
+        2,
+        3,
+        ("exc", queue.Empty),
+        ("exc", queue.Empty),
+        ("exc", queue.Empty),
+        True,
+    ]
+
+
+@pytest.mark.parametrize("kind", ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"])
+def test_nowait_methods_never_raise_thread_cancelled(kind: str) -> None:
+    def body() -> list[object]:
+        q = getattr(threado, kind)()
+        out: list[object] = []
+        q.put_nowait(1)
+        out.append(q.get_nowait())
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            out.append("empty")
+        if kind != "SimpleQueue":
+            b = getattr(threado, kind)(maxsize=1)
+            b.put_nowait(1)
+            try:
+                b.put_nowait(2)
+            except queue.Full:
+                out.append("full")
+        return out
+
+    res = self_cancelled(body)
+    expected = [1, "empty"] if kind == "SimpleQueue" else [1, "empty", "full"]
+    assert res == expected
+
+
+def test_cancelled_consumer_of_a_never_empty_queue_dies() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    for i in range(10):
+        q.put_nowait(i)
+    taken: list[int] = []
+
+    def consumer() -> None:
+        while True:
+            taken.append(q.get())
+            q.put(taken[-1])  # never empties
+            if len(taken) == 3:
+                threado.current_thread().cancel(blocking=False)
+
+    t = threado.spawn(consumer)
+    assert t.wait(timeout=10)
+    assert t.cancelled
+    assert q.qsize() == 10
+
+
+def test_cancelled_put_never_inserts_and_get_never_consumes() -> None:
+    q: threado.Queue[int] = threado.Queue(maxsize=1)
+    q.put(0)
+    p = threado.spawn(q.put, 1)
+    wait_parked(p)
+    p.cancel()
+    assert q.get_nowait() == 0
+    assert q.empty()
+    g = threado.spawn(q.get)
+    wait_parked(g)
+    g.cancel()
+    q.put_nowait(5)
+    assert q.get_nowait() == 5
+
+
+@pytest.mark.parametrize("make", [threado.Queue, threado.LifoQueue, threado.PriorityQueue])
+def test_cancelled_get_consumes_nothing(make: Any) -> None:
+    q = make()
+    t = spawn_parked(q.get)
+    assert t.cancel(timeout=10)
+    assert t.cancelled
+    q.put(1)
+    assert q.get_nowait() == 1
+
+
+def test_cancelled_simple_queue_get_consumes_nothing() -> None:
+    q: threado.SimpleQueue[int] = threado.SimpleQueue()
+    t = spawn_parked(q.get)
+    assert t.cancel(timeout=10)
+    assert t.cancelled
+    q.put(1)
+    assert q.get_nowait() == 1
+    assert q.empty()
+
+
+@pytest.mark.parametrize("make", [threado.Queue, threado.LifoQueue, threado.PriorityQueue])
+def test_cancelled_put_inserts_nothing(make: Any) -> None:
+    q = make(1)
+    q.put(1)
+    t = spawn_parked(q.put, 2)
+    assert t.cancel(timeout=10)
+    assert t.cancelled
+    assert q.get_nowait() == 1
+    assert q.empty()
+    assert q.unfinished_tasks == 1
 
 
 # -- races: each interleaving named in the contract -----------------------------------
@@ -1219,6 +1581,19 @@ def test_task_done_accounting_exact_after_cancels(
     q.join()
     with pytest.raises(ValueError, match="too many"):
         q.task_done()
+
+
+def test_item_handed_to_a_getter_at_the_instant_of_cancel_is_not_lost() -> None:
+    q: threado.Queue[int] = threado.Queue()
+    t = spawn_parked(q.get)
+    q.put(42)  # handed to t...
+    t.cancel(blocking=False)  # ...cancelled at the same instant
+    t.wait(10)
+    if t.cancelled:
+        assert q.get_nowait() == 42
+    else:
+        assert t.result == 42
+        assert q.empty()
 
 
 # -- abandoned by an asynchronous exception (KeyboardInterrupt) ----------------------
@@ -1456,6 +1831,58 @@ def test_shutdown_immediate_drops_an_item_given_back_to_a_full_queue(
         q.get_nowait()
 
 
+def test_keyboard_interrupt_abandon_passes_a_handed_item_on() -> None:
+    # The handler hands an item to the parked main thread, then raises:
+    # the item must stay available, not be dropped with the waiter.
+    code = sigusr1_script(
+        """
+        q = threado.Queue()
+        @Once
+        def handler(*_):
+            q.put("item")
+            raise Boom
+        signal.signal(signal.SIGUSR1, handler)
+        threado.spawn(poke, handler)
+        try:
+            q.get()
+        except Boom:
+            pass
+        print("left", q.get_nowait(), flush=True)
+        """
+    )
+    proc = run_python(code, timeout=30)
+    assert proc.stdout.strip() == "left item", proc.stderr
+
+
+def test_simplequeue_interrupt_after_registering_leaks_a_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    q: threado.SimpleQueue[str] = threado.SimpleQueue()
+    real_enter_wait = _queues.enter_wait  # type: ignore[attr-defined]
+    fired: list[bool] = []
+
+    def interrupted(st: Any) -> Any:
+        # A signal handler's KeyboardInterrupt at the first bytecode after
+        # `waiting.append(rec)`, before `try:`.
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return real_enter_wait(st)
+
+    monkeypatch.setattr(_queues, "enter_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    t = threado.spawn(q.get)
+    try:
+        wait_parked(t)
+        q.put("item")  # pops the leaked record, marks it, unparks the main thread
+        assert t.wait(timeout=2), "item queued, getter still parked: a lost wake-up"
+        assert t.join() == "item"
+    finally:
+        t.cancel(timeout=5)
+        assert not q._waiting
+
+
 # -- SimpleQueue --------------------------------------------------------------------
 
 
@@ -1464,9 +1891,9 @@ def test_simple_queue_keeps_the_stdlib_interface() -> None:
         return {name for name in dir(cls) if not name.startswith("_")}
 
     assert public(threado.SimpleQueue) == public(queue.SimpleQueue)
-    q = threado.SimpleQueue()
+    q: threado.SimpleQueue[int] = threado.SimpleQueue()
     q.put(1, block=False, timeout=-5)  # block and timeout are ignored, as in the stdlib
-    q.put(2, True, "not even a number")
+    q.put(2, True, "not even a number")  # type: ignore[arg-type]
     assert [q.get(), q.get()] == [1, 2]
 
 
@@ -1628,6 +2055,59 @@ def test_simple_queue_wakeup_is_not_lost_after_a_preempted_put(
     assert second.result == "c"
 
 
+def test_simple_queue_keeps_the_stdlib_smaller_interface() -> None:
+    for attr in ("task_done", "join", "maxsize", "full"):
+        assert hasattr(threado.SimpleQueue(), attr) == hasattr(queue.SimpleQueue(), attr)
+
+    def script(q: Any) -> list[Any]:
+        q.put(1)
+        q.put(2, False)
+        q.put(3, timeout=-5)
+        q.put_nowait(4)
+        out = [q.qsize(), q.empty(), q.get(), q.get(False), q.get(timeout=1), q.get_nowait()]
+        out += [q.empty(), outcome_type(q.get_nowait), outcome_type(lambda: q.get(timeout=0.01))]
+        out += [
+            outcome_type(lambda: q.get(timeout=-1)),
+            outcome_type(lambda: q.get(False, timeout=-1)),
+        ]
+        return out
+
+    assert script(threado.SimpleQueue()) == script(queue.SimpleQueue())
+
+
+def test_simple_queue_put_is_reentrant() -> None:
+    # Re-enter put from inside put (as a __del__ or signal handler can).
+    q: threado.SimpleQueue[int] = threado.SimpleQueue()
+    blocked = spawn_parked(q.get)  # a getter is waiting: put takes its wake-up path
+    reentered: list[bool] = []
+    put_code = type(q).put.__code__
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call" and not reentered:
+            f = frame
+            while f is not None:
+                if f.f_code is put_code:
+                    reentered.append(True)
+                    q.put(2)
+                    return
+                f = f.f_back
+
+    def run() -> None:
+        sys.setprofile(profiler)
+        try:
+            q.put(1)
+        finally:
+            sys.setprofile(None)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "put deadlocked when re-entered"
+    assert reentered
+    assert blocked.join(10) in (1, 2)
+    assert q.qsize() == 1
+
+
 # -- a model of the non-blocking interface (Hypothesis) ------------------------------
 
 
@@ -1679,11 +2159,12 @@ class QueueModel(RuleBasedStateMachine):
                 return  # it would wait
         else:
             expect = None
-        call = {
+        calls: dict[str, Callable[[], None]] = {
             "nowait": lambda: self.q.put_nowait(item),
             "timeout0": lambda: self.q.put(item, timeout=0),
             "block": lambda: self.q.put(item),
-        }[how]
+        }
+        call = calls[how]
         if expect is not None:
             with pytest.raises(expect):
                 call()
@@ -1696,11 +2177,12 @@ class QueueModel(RuleBasedStateMachine):
     def get(self, how: str) -> None:
         if self.items:
             want = self._take()
-            got = {
+            getters: dict[str, Callable[[], int]] = {
                 "nowait": self.q.get_nowait,
                 "timeout0": lambda: self.q.get(timeout=0),
                 "block": self.q.get,
-            }[how]()
+            }
+            got = getters[how]()
             assert got == want
             return
         if not self.shut and how == "block":
@@ -1746,4 +2228,6 @@ class QueueModel(RuleBasedStateMachine):
 
 
 TestQueueModel = QueueModel.TestCase
+
+
 TestQueueModel.settings = settings(max_examples=50, stateful_step_count=30, deadline=None)

@@ -18,6 +18,8 @@ import pytest
 import threado
 
 test_queue = pytest.importorskip("test.test_queue")
+# CPython's suites take seconds: ``-m "not slow"`` skips them.
+pytestmark = pytest.mark.slow
 
 #: What ``test.test_queue`` calls ``self.queue``: threado in the stdlib's shape.
 threado_queue = types.SimpleNamespace(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -36,9 +37,11 @@ from threado import ShutDown, ThreadCancelled, ThreadTimeout
 #: Timeouts the workers pass to put/get and to timeout_after.
 TIMEOUTS = (0, 0.0001, 0.001, 0.005)
 
+
 # The run, plus draining, joining and checking; above the global 60 s timeout
-# when THREADO_STRESS_SECONDS is large.
-pytestmark = pytest.mark.timeout(2 * DURATION + 60)
+# when THREADO_STRESS_SECONDS is large. Stress tests are slow: ``-m "not slow"`` skips them.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * DURATION + 60)]
+
 
 KINDS: dict[str, Callable[[], Any]] = {
     "Queue": threado.Queue,
@@ -149,7 +152,7 @@ def test_every_item_is_got_once_or_still_queued(kind: str) -> None:
             work(rng)
 
     producers, consumers = 4, 4
-    roles: list[Worker] = [producer] * producers + [consumer] * consumers
+    roles: list[Worker] = [*[producer] * producers, *[consumer] * consumers]
     if tracked:
         roles.append(joiner)
     crew = Crew(tally, roles)
@@ -204,3 +207,56 @@ def test_every_item_is_got_once_or_still_queued(kind: str) -> None:
         minimums["cancelled in put"] = MIN_IN_WAIT
     tally.check(puts=MIN_OPS, gets=MIN_OPS, **minimums)
     assert (lost, duplicated, phantom) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_simplequeue_stress_cancel_timeout_no_loss_no_leak(seed: int) -> None:
+    """Getters that time out, get cancelled or succeed, racing puts: every
+    item is got exactly once or still queued, and no record stays behind."""
+    rng = random.Random(seed)
+    q: threado.SimpleQueue[int] = threado.SimpleQueue()
+    got: list[int] = []
+    got_lock = threading.Lock()
+    n_items = 3000
+
+    def getter() -> None:
+        while True:
+            try:
+                item = q.get(timeout=rng.choice([0.0005, 0.002, None]))
+            except queue.Empty:
+                continue
+            if item < 0:
+                return
+            with got_lock:
+                got.append(item)
+
+    getters = [threado.spawn(getter) for _ in range(4)]
+    victims: list[threado.Thread[Any]] = []
+
+    def victim() -> None:
+        while True:
+            item = q.get()
+            with got_lock:
+                got.append(item)
+
+    for i in range(n_items):
+        q.put(i)
+        if i % 300 == 0:
+            v = threado.spawn(victim)
+            victims.append(v)
+        if i % 300 == 150 and victims:
+            victims[-1].cancel(blocking=False)
+    for v in victims:
+        v.cancel(timeout=10)
+    for _ in getters:
+        q.put(-1)
+    for g in getters:
+        g.join(timeout=20)
+    rest = []
+    while True:
+        try:
+            rest.append(q.get_nowait())
+        except queue.Empty:
+            break
+    assert sorted(got + [x for x in rest if x >= 0]) == list(range(n_items))
+    assert not q._waiting

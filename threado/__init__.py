@@ -4,7 +4,15 @@ Every blocking point of a threado program (a wait on a threado lock, queue,
 event, sleep or thread join) is a place where :class:`ThreadCancelled` can
 appear, at once, when the thread is cancelled or a timeout expires; ``with``
 blocks clean up on the way out. Importing threado patches nothing.
+
+The I/O layer (``threado.socket``, ``select``, ``ssl``, ``subprocess``, and
+``wait_readable``/``wait_writable``) is imported on first use (PEP 562):
+it loads the standard library's ``socket``, ``ssl``, ``subprocess`` and
+``selectors``, which a program that does no I/O through threado should not
+pay for at start-up.
 """
+
+import typing as _typing
 
 from ._condition import Condition as Condition
 from ._errors import CancelReason as CancelReason
@@ -13,8 +21,6 @@ from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
 from ._events import Barrier as Barrier
 from ._events import Event as Event
-from ._fdwait import wait_readable as wait_readable
-from ._fdwait import wait_writable as wait_writable
 from ._group import ThreadGroup as ThreadGroup
 from ._locks import Lock as Lock
 from ._locks import RLock as RLock
@@ -46,7 +52,51 @@ from ._threads import current_thread as current_thread
 from ._threads import run as run
 from ._threads import spawn as spawn
 
+if _typing.TYPE_CHECKING:
+    from . import select as select
+    from . import socket as socket
+    from . import ssl as ssl
+    from . import subprocess as subprocess
+    from . import testing as testing
+    from ._fdwait import wait_readable as wait_readable
+    from ._fdwait import wait_writable as wait_writable
+
 __version__ = "0.1.0"
+
+# Public submodules, imported by the first `threado.<name>`.
+_LAZY_SUBMODULES = frozenset({"select", "socket", "ssl", "subprocess", "testing"})
+# Public names defined in a module imported on first use: name -> module.
+_LAZY_NAMES = {"wait_readable": "._fdwait", "wait_writable": "._fdwait"}
+
+
+def _lazy_attribute(name: str) -> object:
+    """Import and return the lazily loaded public ``name`` (see the module docstring).
+
+    Raises:
+        AttributeError: ``name`` is not one of threado's public names.
+    """
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
+        # Importing a submodule binds it on the package.
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups find it without calling us
+    return value
+
+
+if not _typing.TYPE_CHECKING:
+    # Hidden from type checkers, which see the imports above instead and
+    # so still report a misspelt `threado.<name>`.
+    __getattr__ = _lazy_attribute
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_NAMES})
+
 
 __all__ = [
     "Barrier",

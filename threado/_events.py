@@ -24,6 +24,7 @@ from __future__ import annotations
 import _thread
 import threading
 import warnings
+from _thread import LockType
 from collections.abc import Callable
 from typing import Any
 
@@ -94,7 +95,7 @@ class Event:
         self._queue = WaitQueue(self._mutex)
 
     @property
-    def _cond(self) -> Any:
+    def _cond(self) -> LockType:
         # threading.Event keeps a Condition here; what code (and CPython's own
         # tests) may rely on is that it is a plain lock guarding the flag.
         return self._mutex
@@ -112,7 +113,7 @@ class _Generation:
 
     __slots__ = ("count", "done", "members", "outcome", "queue")
 
-    def __init__(self, mutex: Any) -> None:
+    def __init__(self, mutex: LockType) -> None:
         self.queue = WaitQueue(mutex)
         self.count = 0
         # The waiters the generation was handed to, woken after the action.
@@ -220,10 +221,9 @@ class Barrier:
                 if gen.count == self._parties:
                     # Passed: hand the generation to every waiter (so that
                     # none can abandon it any more) and open the next one.
-                    gen.members = list(gen.queue.waiters)
+                    gen.members = gen.queue.take_all_locked()
                     for other in gen.members:
                         other.result = gen
-                    gen.queue.waiters.clear()
                     self._gen = _Generation(self._mutex)
                 else:
                     w = gen.queue.enqueue_locked(st)

@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import _thread
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Final, TypeVar, TypeVarTuple
+from typing import Any, Final, TypeAlias, TypeVar, TypeVarTuple
 
 from ._errors import CancelReason, ThreadCancelled
 from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
 from ._scopes import shield
 from ._semaphores import Semaphore
-from ._state import get_state, lookup_state
-from ._threads import Thread, _spawn
+from ._state import ThreadState, get_state, lookup_state
+from ._threads import Thread, _spawn, handle_of
 
 __all__ = ["ThreadGroup"]
 
@@ -50,6 +50,10 @@ Ts = TypeVarTuple("Ts")
 
 # The exit policies are the builtins all, any and object, and None.
 _POLICIES: Final = (all, any, object, None)
+#: The type of a ``wait=`` policy. A type cannot name one function, so this
+#: names the types of the four (``all``/``any``: a predicate on an iterable;
+#: ``object``: a class; ``None``); ``ThreadGroup`` checks which one it is.
+WaitPolicy: TypeAlias = Callable[[Iterable[object]], bool] | type[object] | None
 
 
 def _is_failure(t: Thread[Any]) -> bool:
@@ -98,7 +102,7 @@ class ThreadGroup:
             ``None``.
     """
 
-    def __init__(self, wait: Any = all, *, limit: int | None = None) -> None:
+    def __init__(self, wait: WaitPolicy = all, *, limit: int | None = None) -> None:
         if not any(wait is p for p in _POLICIES):
             raise ValueError(f"wait must be all, any, object or None, not {wait!r}")
         if limit is not None and (
@@ -122,7 +126,7 @@ class ThreadGroup:
         self._finished: deque[Thread[Any]] = deque()
         self._entered = False
         # The state of the thread running the block (it cannot join the group).
-        self._owner: Any = None
+        self._owner: ThreadState | None = None
         self._closed = False
         self._cancelling = False
         self.completed: Thread[Any] | None = None
@@ -287,8 +291,7 @@ class ThreadGroup:
 
     def _me_if_member(self) -> Thread[Any] | None:
         """The calling thread's handle if it is one of the group's threads."""
-        st = lookup_state()
-        h = st.handle if st is not None else None
+        h = handle_of(lookup_state())
         if h is None:
             return None
         with self._mutex:

@@ -123,6 +123,7 @@ class _LockCore:
                         # w is still where it was put (we hold the mutex): O(1).
                         if front:
                             waiters.popleft()
+                            self._queue.purge_head_locked()
                         else:
                             waiters.pop()
                         return True
@@ -167,6 +168,7 @@ class _LockCore:
             waiters = self._waiters
             if waiters:
                 w = waiters.popleft()
+                self._queue.purge_head_locked()
                 if clock() - w.since >= FAIR_AFTER:  # type: ignore[attr-defined]
                     self._handed(w)  # _inner stays held, now for w
                     w.result = HANDED
@@ -182,6 +184,7 @@ class _LockCore:
             # If the lock was taken again, its holder's release wakes somebody.
             if self._waiters and not self._inner.locked():
                 w = self._waiters.popleft()
+                self._queue.purge_head_locked()
                 w.result = RETRY
                 unpark(w.state)
 
@@ -291,7 +294,7 @@ class Lock(_LockCore):
 
     def __repr__(self) -> str:
         state = "locked" if self._inner.locked() else "unlocked"
-        return f"<{state} threado.Lock object waiting={len(self._waiters)} at {id(self):#x}>"
+        return f"<{state} threado.Lock object waiting={len(self._queue)} at {id(self):#x}>"
 
 
 class RLock(_LockCore):
@@ -377,7 +380,12 @@ class RLock(_LockCore):
             return
         self._count = 0
         self._owner = None  # before _inner is free: the next owner writes it
-        self._unlock()
+        if self._waiters:
+            self._unlock()
+        else:  # _unlock()'s fast path, inlined: this is the hot path
+            self._inner.release()
+            if self._waiters:  # somebody queued meanwhile: see the docstring
+                self._wake_one()
 
     def __exit__(
         self,
@@ -385,7 +393,21 @@ class RLock(_LockCore):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.release()
+        # release(), inlined: this is the hot path of `with`.
+        if self._owner != _get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        count = self._count - 1
+        if count:
+            self._count = count
+            return
+        self._count = 0
+        self._owner = None
+        if self._waiters:
+            self._unlock()
+        else:
+            self._inner.release()
+            if self._waiters:
+                self._wake_one()
 
     # What threading.Condition calls on its lock.
     def _is_owned(self) -> bool:
@@ -425,7 +447,7 @@ class RLock(_LockCore):
         state = "locked" if self._inner.locked() else "unlocked"
         return (
             f"<{state} threado.RLock object owner={self._owner or 0} count={self._count} "
-            f"waiting={len(self._waiters)} at {id(self):#x}>"
+            f"waiting={len(self._queue)} at {id(self):#x}>"
         )
 
 

@@ -44,6 +44,7 @@ import _thread
 import operator
 import os
 import sys
+from _thread import LockType
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -53,6 +54,7 @@ from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 __all__ = [
     "GONE",
     "HANDED",
+    "LEFT",
     "PENDING",
     "RETRY",
     "TIMED_OUT",
@@ -90,6 +92,9 @@ PENDING: Final[Any] = _Marker("PENDING")
 TIMED_OUT: Final[Any] = _Marker("TIMED_OUT")
 #: ``Waiter.result`` once an abandoning waiter has passed its hand-off on.
 GONE: Final[Any] = _Marker("GONE")
+#: ``Waiter.result`` of a waiter that left its queue without a hand-off; it
+#: may still sit in the queue's deque as a tombstone (see :class:`WaitQueue`).
+LEFT: Final[Any] = _Marker("LEFT")
 #: Lock hand-off: ownership transferred, the lock stays held for the waiter.
 HANDED: Final[Any] = _Marker("HANDED")
 #: Lock wake-up: the lock was released, try again.
@@ -195,16 +200,64 @@ class WaitQueue:
 
     Methods whose names end in ``_locked`` must be called with ``mutex`` held;
     :meth:`wait` must be called without it.
+
+    A waiter that leaves without a hand-off (cancel, timeout) is taken out in
+    O(1): at either end of the deque it is popped; in the middle it stays as
+    a *tombstone* (``result is LEFT``), counted in ``dead``, which wakers
+    skip. Invariants, under the mutex:
+
+    * the first entry of ``waiters`` is never a tombstone, so ``waiters[0]``
+      is the first live waiter and ``bool(waiters)`` says whether any live
+      waiter exists (the lock-free emptiness tests rely on it);
+    * ``dead`` counts the tombstones, and the deque is compacted in place
+      when they outnumber the live waiters, so memory stays bounded.
+
+    So cancelling N waiters of one queue costs O(N), not O(N²) (a thread
+    group cancelling thousands of threads parked on one event).
     """
 
-    __slots__ = ("mutex", "waiters")
+    __slots__ = ("dead", "mutex", "waiters")
 
-    def __init__(self, mutex: Any) -> None:
+    def __init__(self, mutex: LockType) -> None:
         self.mutex = mutex
         self.waiters: deque[Waiter] = deque()
+        self.dead = 0
 
     def __len__(self) -> int:
-        return len(self.waiters)
+        """The number of live waiters (a moment's value without the mutex)."""
+        return len(self.waiters) - self.dead
+
+    def purge_head_locked(self) -> None:
+        """Drop tombstones from the front, restoring the first invariant."""
+        waiters = self.waiters
+        while waiters and waiters[0].result is LEFT:
+            waiters.popleft()
+            self.dead -= 1
+
+    def leave_locked(self, w: Waiter) -> None:
+        """Take the pending waiter ``w``, which is in the queue, out: O(1)."""
+        w.result = LEFT
+        waiters = self.waiters
+        if waiters[0] is w:
+            waiters.popleft()
+            self.purge_head_locked()
+        elif waiters[-1] is w:
+            waiters.pop()
+        else:
+            self.dead += 1
+            # Amortized O(1): a compaction removes at least half the entries.
+            if self.dead > 16 and self.dead * 2 > len(waiters):
+                live = [x for x in waiters if x.result is not LEFT]
+                waiters.clear()
+                waiters.extend(live)
+                self.dead = 0
+
+    def take_all_locked(self) -> list[Waiter]:
+        """Remove every live waiter from the queue and return them, in order."""
+        live = [w for w in self.waiters if w.result is not LEFT]
+        self.waiters.clear()
+        self.dead = 0
+        return live
 
     def enqueue_locked(self, st: ThreadState) -> Waiter:
         """Register the calling thread as the last waiter."""
@@ -225,6 +278,8 @@ class WaitQueue:
         w.result = value  # before popping: never popped without its value
         try:
             waiters.popleft()
+            if waiters and waiters[0].result is LEFT:
+                self.purge_head_locked()
         finally:
             # The wake-up is one C call made in a finally, so that an
             # interrupt arriving here cannot skip it.
@@ -241,6 +296,10 @@ class WaitQueue:
         waiters = self.waiters
         while waiters:
             w = waiters[0]
+            if w.result is LEFT:  # a tombstone
+                waiters.popleft()
+                self.dead -= 1
+                continue
             w.result = value
             try:
                 waiters.popleft()
@@ -302,7 +361,7 @@ class WaitQueue:
                 with self.mutex:
                     result = w.result
                     if result is PENDING:
-                        self.waiters.remove(w)
+                        self.leave_locked(w)
                         if on_leave is not None:
                             on_leave()
                 if result is not PENDING:
@@ -340,12 +399,14 @@ class WaitQueue:
         with self.mutex:
             result = w.result
             if result is PENDING:
+                # O(n), but only after an exception between enqueueing and
+                # waiting; a wait that ended normally left the queue already.
                 if w in self.waiters:
-                    self.waiters.remove(w)
+                    self.leave_locked(w)
                     if on_leave is not None:
                         on_leave()
                 return
-            if result is GONE:
+            if result is GONE or result is LEFT:
                 return
             w.result = GONE
         if on_abandon is not None:

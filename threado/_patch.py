@@ -19,6 +19,10 @@ Theory of operation
   start, before other modules create locks and queues.
 * ``_thread`` is never patched: the import machinery and the interpreter's
   own shutdown use its locks.
+* threado's I/O modules, and the standard modules they wrap, are imported
+  inside :func:`patch` (as gevent's ``monkey`` does), so that importing
+  threado loads no I/O module; all of them before anything is replaced,
+  because they bind the standard library's originals when imported.
 * Hazards designed for: ``Thread.start()`` waits on its ``_started`` event,
   which becomes a threado event, so ``start`` runs shielded (a cancel must
   not make it raise once the thread has launched); threads started after
@@ -43,10 +47,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import select as _tselect
-from . import socket as _tsocket
-from . import ssl as _tssl
-from . import subprocess as _tsubprocess
 from ._condition import Condition
 from ._events import Barrier, Event
 from ._locks import Lock, RLock
@@ -178,6 +178,15 @@ def _unpatch_thread_methods() -> None:
 
 # -- patch / unpatch ---------------------------------------------------------------
 
+#: threado's I/O modules, imported by the first patch() (not by `import threado`).
+_IO_MODULES = ("socket", "select", "ssl", "subprocess")
+
+
+def _io(name: str) -> types.ModuleType:
+    """Return threado's I/O module ``name`` (``"socket"`` ...), importing it if needed."""
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("time", "sleep", lambda: sleep),
     ("threading", "Lock", lambda: Lock),
@@ -191,22 +200,22 @@ _REPLACEMENTS: list[tuple[str, str, Callable[[], Any]]] = [
     ("queue", "LifoQueue", lambda: LifoQueue),
     ("queue", "PriorityQueue", lambda: PriorityQueue),
     ("queue", "SimpleQueue", lambda: SimpleQueue),
-    ("socket", "socket", lambda: _tsocket.socket),
-    ("socket", "socketpair", lambda: _tsocket.socketpair),
-    ("socket", "fromfd", lambda: _tsocket.fromfd),
-    ("socket", "getaddrinfo", lambda: _tsocket.getaddrinfo),
-    ("socket", "create_connection", lambda: _tsocket.create_connection),
-    ("socket", "create_server", lambda: _tsocket.create_server),
-    ("select", "select", lambda: _tselect.select),
-    ("select", "poll", lambda: _tselect.poll),
-    ("select", "epoll", lambda: _tselect.epoll),
-    ("subprocess", "Popen", lambda: _tsubprocess.Popen),
+    ("socket", "socket", lambda: _io("socket").socket),
+    ("socket", "socketpair", lambda: _io("socket").socketpair),
+    ("socket", "fromfd", lambda: _io("socket").fromfd),
+    ("socket", "getaddrinfo", lambda: _io("socket").getaddrinfo),
+    ("socket", "create_connection", lambda: _io("socket").create_connection),
+    ("socket", "create_server", lambda: _io("socket").create_server),
+    ("select", "select", lambda: _io("select").select),
+    ("select", "poll", lambda: _io("select").poll),
+    ("select", "epoll", lambda: _io("select").epoll),
+    ("subprocess", "Popen", lambda: _io("subprocess").Popen),
     # Every SSL context wraps sockets in this class.
-    ("ssl", "SSLContext.sslsocket_class", lambda: _tssl.SSLSocket),
+    ("ssl", "SSLContext.sslsocket_class", lambda: _io("ssl").SSLSocket),
     # selectors bound these as class attributes when it was imported.
-    ("selectors", "SelectSelector._select", lambda: staticmethod(_tselect.select)),
-    ("selectors", "PollSelector._selector_cls", lambda: _tselect.poll),
-    ("selectors", "EpollSelector._selector_cls", lambda: _tselect.epoll),
+    ("selectors", "SelectSelector._select", lambda: staticmethod(_io("select").select)),
+    ("selectors", "PollSelector._selector_cls", lambda: _io("select").poll),
+    ("selectors", "EpollSelector._selector_cls", lambda: _io("select").epoll),
 ]
 
 
@@ -230,6 +239,8 @@ def patch() -> None:
     """
     global _patched
     with _patch_lock:
+        for io_module in _IO_MODULES:
+            _io(io_module)  # each binds the originals it needs: before any replacement
         for module, name, value in _REPLACEMENTS:
             if _has(module, name):
                 _replace(module, name, value())

@@ -192,6 +192,22 @@ class Queue(Generic[T]):
     """
 
     def __init__(self, maxsize: int = 0) -> None:
+        """Make an empty queue.
+
+        Args:
+            maxsize: The most items the queue holds; 0 or less: unbounded.
+                As with ``queue.Queue``, any number that compares with an
+                int works (``True`` is 1, ``2.5`` holds 3 items).
+
+        Raises:
+            TypeError: ``maxsize`` is not a number (``queue.Queue`` would
+                fail only at the first ``put``).
+        """
+        if not isinstance(maxsize, int | float):
+            try:
+                maxsize > 0  # noqa: B015 -- what put() and full() will do
+            except TypeError:
+                raise TypeError(f"maxsize must be an integer, not {maxsize!r}") from None
         self.maxsize = maxsize
         self._init(maxsize)
         # Guards the storage and every field below (see the module docstring).

@@ -31,11 +31,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from threading import get_ident
 from types import TracebackType
-from typing import Any, Literal, TypeVar, TypeVarTuple, overload
+from typing import Literal, TypeVar, TypeVarTuple, overload
 
 from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
-from ._state import ThreadState, get_state, local
+from ._state import ScopeLike, ThreadState, get_state, local
 from ._state import clock as _monotonic
 
 #: time.sleep itself, bound before threado.patch() can replace it (which
@@ -60,7 +60,9 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-def _misnested(scope: Any, st: ThreadState | None, prev: tuple[float | None, int]) -> RuntimeError:
+def _misnested(
+    scope: ScopeLike, st: ThreadState | None, prev: tuple[float | None, int]
+) -> RuntimeError:
     """Recover from a scope left out of order, and say what went wrong.
 
     In its own thread, the scope and everything entered after it are popped

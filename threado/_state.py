@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from ._errors import CancelReason, ThreadCancelled
 
@@ -78,6 +78,15 @@ class Wakeup(Protocol):
     """A second way to wake a thread, for waits on descriptors."""
 
     def wake(self) -> None: ...
+
+
+class Handle(Protocol):
+    """A thread's ``threado.Thread`` handle, as the layers below threads see it.
+
+    They only store it and test it against ``None``, so they need nothing of
+    it; ``_threads``, which defines the class and alone sets the field, reads
+    it back as a ``Thread`` through ``_threads.handle_of``.
+    """
 
 
 class ThreadState:
@@ -118,10 +127,10 @@ class ThreadState:
         self.watchers: list[ThreadState] | None = None
         self.wakeup: Wakeup | None = None
         # The threado.Thread handle, once there is one (set by _threads).
-        self.handle: Any = None
+        self.handle: Handle | None = None
         self.ident: int | None = None
         # Called once when a thread that threado did not start ends.
-        self.end_hooks: list[Any] | None = None
+        self.end_hooks: list[Callable[[], object]] | None = None
 
     # -- cancellation ------------------------------------------------------
 
@@ -254,7 +263,7 @@ def _new_state() -> ThreadState:
     return st
 
 
-def install_state(st: ThreadState, end_hooks: list[Any]) -> None:
+def install_state(st: ThreadState, end_hooks: list[Callable[[], object]]) -> None:
     """Make ``st`` the calling thread's state (threads spawned by threado).
 
     ``end_hooks`` are called once, in this thread, when CPython clears its

@@ -38,26 +38,40 @@ import _thread
 import atexit
 import contextvars
 import itertools
-import logging
 import os
 import sys
 import threading
-import traceback
 import weakref
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, TypeVarTuple
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple, cast
 
 from ._errors import CancelReason, ThreadCancelled, ThreadError
 from ._parking import Latch, deadline_from_timeout, wake_watchers
 from ._scopes import shield
 from ._state import ThreadState, clock, get_state, install_state, lookup_state
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["Thread", "current_thread", "run", "spawn"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-logger = logging.getLogger("threado")
+
+def _logger() -> logging.Logger:
+    """Return threado's logger, importing what reports need on first use.
+
+    ``logging`` and ``traceback`` cost milliseconds at ``import threado`` and
+    only reports use them. A thread that fails calls this as it ends (in
+    ``_record``), so that a report written later from ``__del__``, wherever
+    the garbage collector runs, imports nothing.
+    """
+    import logging
+    import traceback  # noqa: F401 -- loaded for _plain_traceback (see above)
+
+    return logging.getLogger("threado")
+
 
 #: A blocking ``cancel()`` without a timeout logs a warning with the target's
 #: stack after waiting this long (it may be stuck where threado cannot reach).
@@ -135,6 +149,7 @@ class Thread(Generic[T]):
         self._result = result
         self._exc = exc
         if exc is not None and not isinstance(exc, ThreadCancelled):
+            _logger()  # loads the reporting modules now, not in a later __del__
             with _registry_lock:
                 _unretrieved.add(self)
 
@@ -154,7 +169,7 @@ class Thread(Generic[T]):
             try:
                 callback(self)
             except BaseException:  # an end hook must not fail: report it
-                logger.exception("callback for the end of %r failed", self)
+                _logger().exception("callback for the end of %r failed", self)
 
     def _add_done_callback(self, callback: Callable[[Thread[Any]], None]) -> None:
         """Call ``callback(self)`` once the thread has ended (now, if it has)."""
@@ -230,7 +245,7 @@ class Thread(Generic[T]):
             return True
         deadline = deadline_from_timeout(timeout)  # bad input fails before anything happens
         me = lookup_state()
-        source = me.handle if me is not None else None
+        source = handle_of(me)
         if source is None and blocking:
             # Never in the non-blocking form: making a handle takes a lock
             # that the code a signal handler interrupted may hold.
@@ -249,9 +264,11 @@ class Thread(Generic[T]):
         return True
 
     def _warn_stuck(self) -> None:
+        import traceback
+
         frame = sys._current_frames().get(self._thread.ident or -1)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
-        logger.warning(
+        _logger().warning(
             "cancel() has waited %.0f seconds for %r; it may be running code "
             "threado cannot interrupt, or be inside a shield. Its stack:\n%s",
             CANCEL_WARN_AFTER,
@@ -373,6 +390,9 @@ def _report(name: str, exc: BaseException) -> None:
     run there (it corrupts the outer parse). So the record carries its
     traceback text ready-made, without those markers, and handlers use it.
     """
+    import logging  # loaded by _logger() when the failure was recorded
+
+    logger = _logger()
     if not logger.isEnabledFor(logging.ERROR):
         return
     record = logger.makeRecord(
@@ -390,6 +410,8 @@ def _report(name: str, exc: BaseException) -> None:
 
 def _plain_traceback(exc: BaseException) -> str:
     """``traceback.format_exception(exc)`` without the position markers."""
+    import traceback  # loaded by _logger() when the failure was recorded
+
     parts: list[str] = []
     seen: set[int] = set()
 
@@ -453,7 +475,7 @@ def _cancel_daemons_at_exit() -> None:
     with shield():  # the main thread may itself be cancelled by now
         for h in daemons:
             if not h._done.wait_until(deadline, h):
-                logger.warning(
+                _logger().warning(
                     "%r did not finish its cleanup within %.1f s of interpreter exit",
                     h,
                     EXIT_GRACE,
@@ -561,10 +583,16 @@ def current_thread() -> Thread[Any]:
     be cancelled and joined like any other (it has no result).
     """
     st = get_state()
-    h = st.handle
+    h = handle_of(st)
     if h is None:
         h = adopt_current(threading.current_thread())
-    return h  # type: ignore[no-any-return]
+    return h
+
+
+def handle_of(st: ThreadState | None) -> Thread[Any] | None:
+    """Return ``st``'s handle, if the thread has one (``st`` may be ``None``)."""
+    # Only this module sets ThreadState.handle, and always to a Thread.
+    return None if st is None else cast("Thread[Any] | None", st.handle)
 
 
 def adopt_current(thread: threading.Thread) -> Thread[Any]:
@@ -621,6 +649,8 @@ def _record_outcome(thread: threading.Thread, h: Thread[Any]) -> None:
             if not isinstance(exc, ThreadCancelled):
                 invoke(t)
         finally:
+            import traceback
+
             # The handle outlives the thread: its exception must not keep the
             # finished frames' locals (the thread's target and arguments)
             # alive, as threading itself takes care not to.

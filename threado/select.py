@@ -15,11 +15,14 @@ from __future__ import annotations
 import errno
 import select as _select
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._fdwait import _fileno, poll_fds
 from ._parking import check_seconds
 from ._state import clock, lookup_state
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 # The standard library's own, bound now: threado.patch() replaces them.
 _stdselect = _select.select
@@ -89,17 +92,19 @@ class poll:
         self._std = _stdpoll()
         self._fds: dict[int, int] = {}
 
-    def register(self, fd: Any, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT) -> None:
+    def register(
+        self, fd: FileDescriptorLike, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT
+    ) -> None:
         """Register ``fd`` (or replace its event mask)."""
         self._std.register(fd, eventmask)
         self._fds[_fileno(fd)] = eventmask
 
-    def modify(self, fd: Any, eventmask: int) -> None:
+    def modify(self, fd: FileDescriptorLike, eventmask: int) -> None:
         """Change the event mask of a registered ``fd``."""
         self._std.modify(fd, eventmask)
         self._fds[_fileno(fd)] = eventmask
 
-    def unregister(self, fd: Any) -> None:
+    def unregister(self, fd: FileDescriptorLike) -> None:
         """Stop watching ``fd``."""
         self._std.unregister(fd)
         del self._fds[_fileno(fd)]
@@ -151,15 +156,17 @@ class epoll:
         self._std = _stdepoll.fromfd(fd)
         return self
 
-    def register(self, fd: Any, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT) -> None:
+    def register(
+        self, fd: FileDescriptorLike, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT
+    ) -> None:
         """Register ``fd``."""
         self._std.register(fd, eventmask)
 
-    def modify(self, fd: Any, eventmask: int) -> None:
+    def modify(self, fd: FileDescriptorLike, eventmask: int) -> None:
         """Change the event mask of ``fd``."""
         self._std.modify(fd, eventmask)
 
-    def unregister(self, fd: Any) -> None:
+    def unregister(self, fd: FileDescriptorLike) -> None:
         """Stop watching ``fd``."""
         self._std.unregister(fd)
 

@@ -40,7 +40,7 @@ import io
 import os
 import socket as _socket
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ThreadCancelled
 from ._fdwait import wait_fd
@@ -48,6 +48,9 @@ from ._locks import Lock
 from ._parking import Latch
 from ._state import clock, lookup_state
 from ._state import local as _local
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 T = TypeVar("T")
 
@@ -252,7 +255,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
                 self._waited = True
         return self._wait_and_retry(_POLLIN, _std_recv, bufsize, flags)
 
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """``socket.recv_into``, cancellable (a blocking point)."""
         st = _local.state
         if st is None:
@@ -277,7 +280,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
                 self._waited = True
         return self._wait_and_retry(_POLLIN, _std_recv_into, buffer, nbytes, flags)
 
-    def send(self, data: Any, flags: int = 0) -> int:
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         """``socket.send``, cancellable (a blocking point)."""
         st = _local.state
         if st is None:
@@ -302,7 +305,9 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         f = flags | _DONTWAIT
         return self._blocking(_POLLIN, lambda: _stdsocket.recvfrom(self, bufsize, f))
 
-    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+    def recvfrom_into(
+        self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
+    ) -> tuple[int, Any]:
         """``socket.recvfrom_into``, cancellable (a blocking point)."""
         if flags & _DONTWAIT or not self._cancellable():
             return super().recvfrom_into(buffer, nbytes, flags)
@@ -341,7 +346,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
                 _POLLOUT, lambda: _stdsocket.sendmsg(self, buffers, ancdata, f, *extra)
             )
 
-    def sendto(self, data: Any, *args: Any) -> int:
+    def sendto(self, data: ReadableBuffer, *args: Any) -> int:
         """``socket.sendto``, cancellable (a blocking point)."""
         if len(args) == 2 and isinstance(args[0], int) and args[0] & _DONTWAIT:
             return super().sendto(data, *args)  # the caller's own MSG_DONTWAIT
@@ -356,7 +361,7 @@ class socket(_socket.socket, metaclass=_SocketMeta):
         f = flags | _DONTWAIT
         return self._blocking(_POLLOUT, lambda: _stdsocket.sendto(self, data, f, address))
 
-    def sendall(self, data: Any, flags: int = 0) -> None:
+    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
         """``socket.sendall``, cancellable (a blocking point).
 
         Raises:
@@ -532,7 +537,7 @@ class _SocketIO(_socket.SocketIO):
         self._close_on_cancel = close_on_cancel
         self._read_cancelled = False
 
-    def readinto(self, b: Any) -> int | None:
+    def readinto(self, b: WriteableBuffer) -> int | None:
         if self._read_cancelled:
             raise ValueError(
                 "read from a socket stream whose earlier read was cancelled "

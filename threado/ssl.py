@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import ssl as _ssl
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import socket as _tsocket
 from ._errors import ThreadCancelled
 from ._fdwait import wait_fd
 from ._state import clock, lookup_state
 from .socket import _stdsocket as _stdsocket_cls
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 __all__ = ["SSLContext", "SSLSocket", "create_default_context"]
 
@@ -111,11 +114,11 @@ class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
         """``SSLSocket.read``, cancellable (a blocking point)."""
         return self._ssl_call(lambda: _ssl.SSLSocket.read(self, len, buffer), "read ")
 
-    def write(self, data: Any) -> int:
+    def write(self, data: ReadableBuffer) -> int:
         """``SSLSocket.write``, cancellable (a blocking point)."""
         return self._ssl_call(lambda: _ssl.SSLSocket.write(self, data), "write ")
 
-    def send(self, data: Any, flags: int = 0) -> int:
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         """``SSLSocket.send``, cancellable (a blocking point)."""
         me: Any = self  # the standard class's private fields, untyped
         sslobj = me._sslobj
@@ -127,7 +130,7 @@ class SSLSocket(_ssl.SSLSocket, _tsocket.socket):  # type: ignore[misc]
         written: int = self._ssl_call(lambda: sslobj.write(data), "write ")
         return written
 
-    def sendall(self, data: Any, flags: int = 0) -> None:
+    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
         """``SSLSocket.sendall``, cancellable (a blocking point).
 
         Raises:

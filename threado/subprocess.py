@@ -32,6 +32,7 @@ import _thread
 import os
 import select
 import subprocess as _subprocess
+from types import TracebackType
 from typing import Any
 
 from ._errors import ThreadCancelled
@@ -278,7 +279,12 @@ class Popen(_subprocess.Popen):  # type: ignore[type-arg]
                     except OSError:
                         pass
 
-    def __exit__(self, exc_type: Any, value: Any, traceback: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.returncode is None and (
             (exc_type is not None and issubclass(exc_type, ThreadCancelled)) or cancel_requested()
         ):
