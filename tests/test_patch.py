@@ -520,3 +520,51 @@ def test_patched_selectors_and_asyncio_are_cancellable_and_exact() -> None:
         """
     )
     assert out.strip() == "ok"
+
+
+def test_an_ended_thread_is_freed_by_reference_counting_under_patch() -> None:
+    """Neither a plain thread adopted by the patch nor a spawned one stays in
+    a cycle with its handle once it has ended (the garbage collector is off)."""
+    proc = run_python(
+        """
+        import gc, threading, weakref
+        import threado
+        threado.patch()
+        threado.current_thread()
+        gc.disable()
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+        plain = weakref.ref(t)
+        del t
+        h = threado.spawn(lambda: 1)
+        th = h._thread
+        h.join()
+        spawned, handle = weakref.ref(th), weakref.ref(h)
+        del th, h
+        print(plain() is None, spawned() is None, handle() is None)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "True"]
+
+
+def test_joining_a_spawned_threads_threading_object_is_cancellable_under_patch() -> None:
+    proc = run_python(
+        """
+        import threading
+        import threado
+        from threado.testing import wait_parked
+        threado.patch()
+        ev = threado.Event()
+        target = threado.spawn(ev.wait)
+        wait_parked(target)
+        joiner = threado.spawn(target._thread.join)  # threading.Thread.join, patched
+        wait_parked(joiner)
+        print(joiner.cancel(timeout=5), joiner.cancelled, target.is_alive())
+        ev.set()
+        target.join()
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "True"]

@@ -134,9 +134,11 @@ def sleep(secs: float) -> None:
 def _bootstrap_inner(self: threading.Thread) -> None:
     # Runs first in every thread started after patch(): give it a handle, so
     # that join() can wait for its end cancellably.
-    st = lookup_state()
-    if st is None or st.handle is None:
-        self._threado_handle = adopt_current(self)  # type: ignore[attr-defined]
+    # Threads started by threado.spawn() come with their handle already.
+    if getattr(self, "_threado_handle", None) is None:
+        st = lookup_state()
+        if st is None or st.handle is None:
+            self._threado_handle = adopt_current(self)  # type: ignore[attr-defined]
     _originals[("threading", "Thread._bootstrap_inner")](self)
 
 
@@ -149,6 +151,12 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
     original = _originals[("threading", "Thread.join")]
     handle: Thread[Any] | None = getattr(self, "_threado_handle", None)
     if handle is None or self is threading.current_thread() or not self._started.is_set():  # type: ignore[attr-defined]
+        if self._started.is_set() and self is not threading.current_thread():  # type: ignore[attr-defined]
+            # Still a blocking point: a thread that has ended has dropped its
+            # handle (see threado._threads._unlink), and an old one has none.
+            st = lookup_state()
+            if st is not None:
+                st.check()
         original(self, timeout)  # the standard checks and errors, or an old thread
         return
     if handle._done.wait_until(deadline_from_timeout(timeout), self):

@@ -511,6 +511,9 @@ def _bootstrap(
         error = exc
     state.handle = None
     state.waiting_on = None
+    # thread <-> handle would be a cycle; a join() of the ended thread's
+    # threading object needs no handle (it returns at once).
+    handle._thread.__dict__.pop("_threado_handle", None)
     handle._record(result, error)
     # The exception's traceback keeps this frame alive through f_back: it
     # must not hold the handle, or handle -> exception -> frame -> handle
@@ -562,6 +565,9 @@ def _spawn(
         target=_bootstrap, args=(handle, state, ctx, func, args), name=name, daemon=bool(daemon)
     )
     handle._thread = thread
+    # Under patch(), threading.Thread.join() on this thread's object waits on
+    # this handle (cancellably), and the patched bootstrap adopts no second one.
+    thread._threado_handle = handle  # type: ignore[attr-defined]
     if before_start is not None:
         before_start(handle)
     with _registry_lock:
@@ -619,9 +625,29 @@ def adopt_current(thread: threading.Thread) -> Thread[Any]:
             h._end()  # called during interpreter exit: threading is done with it
     else:
         _record_outcome(thread, h)
+        if hooks is not None:
+            hooks.append(_unlink(st, thread))
     with _registry_lock:
         _adopted.add(h)
     return h
+
+
+def _unlink(st: ThreadState, thread: threading.Thread) -> Callable[[], None]:
+    """An end hook that drops the links between an adopted thread and its handle.
+
+    While the thread runs, its state, its ``threading.Thread`` and its handle
+    refer to each other; once it has ended nothing needs the way back, and
+    keeping it would leave a finished thread (and all it holds) to the
+    cyclic garbage collector instead of reference counting.
+    """
+
+    def unlink() -> None:
+        st.handle = None
+        links = thread.__dict__
+        links.pop("_invoke_excepthook", None)  # the wrapper holds the handle
+        links.pop("_threado_handle", None)  # set by patch(); join() then needs no handle
+
+    return unlink
 
 
 def _record_outcome(thread: threading.Thread, h: Thread[Any]) -> None:
