@@ -31,14 +31,34 @@ import pytest
 from chaos import DURATION, MIN_CANCELS, MIN_IN_WAIT, MIN_OPS, Crew, Tally, queued, work
 
 import threado
-from threado import ThreadCancelled, ThreadTimeout
+from threado import ThreadCancelled, ThreadTimeout, _locks
 
 # The run, plus joining, plus checking; above the global 60 s timeout when
 # THREADO_STRESS_SECONDS is large. Stress tests are slow: ``-m "not slow"`` skips them.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * DURATION + 60)]
 
 
-@pytest.mark.parametrize("factory", [threado.Lock, threado.RLock])
+class FreeThreadedLock(threado.Lock):
+    """Lock with the release paths free-threaded builds use (no unlocked peek)."""
+
+    __slots__ = ()
+
+
+class FreeThreadedRLock(threado.RLock):
+    """RLock with the release paths free-threaded builds use."""
+
+    __slots__ = ()
+
+
+_locks.use_free_threaded_paths(FreeThreadedLock)
+_locks.use_free_threaded_paths(FreeThreadedRLock)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [threado.Lock, threado.RLock, FreeThreadedLock, FreeThreadedRLock],
+    ids=["Lock", "RLock", "Lock-free-threaded-paths", "RLock-free-threaded-paths"],
+)
 def test_lock_exclusion_survives_random_cancels(factory: Callable[[], Any]) -> None:
     """Never two threads inside; an RLock's owner re-enters at any depth; the
     lock is free at the end and nobody is left queued."""
@@ -218,7 +238,11 @@ def test_random_timeouts_around_acquires(name: str, factory: Callable[[], Any], 
     assert queued(prim) == 0
 
 
-@pytest.mark.parametrize("factory", [threado.Lock, threado.RLock], ids=["Lock", "RLock"])
+@pytest.mark.parametrize(
+    "factory",
+    [threado.Lock, threado.RLock, FreeThreadedLock, FreeThreadedRLock],
+    ids=["Lock", "RLock", "Lock-free-threaded-paths", "RLock-free-threaded-paths"],
+)
 def test_stress_every_method_with_queries_timeouts_and_cancels(
     factory: Callable[[], Any],
 ) -> None:

@@ -38,15 +38,16 @@ Waiters queue in ``_waiters`` (guarded by ``_mutex``). One slow path,
 
 Shared state is written under ``_mutex`` or by single C calls on the fast
 paths. The one read without the mutex is the emptiness test of ``_waiters``
-on the release fast path, ordered against the waiter's try by the C lock
-operations on ``_inner`` between them (see ``docs/platforms.rst`` on
-free-threading).
+on the release fast path (with the GIL); free-threaded builds release under
+the mutex instead (see :func:`use_free_threaded_paths` and
+``docs/platforms.rst``).
 """
 
 from __future__ import annotations
 
 import _thread
 import sys
+import sysconfig
 import warnings
 from collections import deque
 from types import TracebackType
@@ -72,6 +73,9 @@ __all__ = ["FAIR_AFTER", "Lock", "RLock"]
 FAIR_AFTER: Final = 0.001
 
 _get_ident = _thread.get_ident
+
+#: Built without the GIL: see :func:`use_free_threaded_paths`.
+_FREE_THREADED: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 class _LockWaiter(Waiter):
@@ -162,6 +166,10 @@ class _LockCore:
             if self._waiters:  # somebody queued meanwhile: see the docstring
                 self._wake_one()
             return
+        self._unlock_locked()
+
+    def _unlock_locked(self) -> None:
+        """:meth:`_unlock` under the mutex: no unlocked read of ``_waiters``."""
         with self._mutex:
             if not self._inner.locked():
                 raise RuntimeError("release unlocked lock")
@@ -450,6 +458,61 @@ class RLock(_LockCore):
             f"waiting={len(self._queue)} at {id(self):#x}>"
         )
 
+
+def _release_without_peeking(self: Lock) -> None:
+    if not self._inner.locked():
+        raise RuntimeError("release unlocked lock")
+    self._unlock_locked()
+
+
+def _exit_without_peeking(self: Lock, *_exc: object) -> None:
+    self._unlock_locked()
+
+
+def _rlock_exit(self: RLock, *_exc: object) -> None:
+    self.release()
+
+
+def use_free_threaded_paths(lock_type: type[_LockCore]) -> None:
+    """Make ``lock_type`` release under its mutex only (free-threaded builds).
+
+    The release fast paths read ``_waiters`` without the mutex just after
+    releasing ``_inner``, while a waiter appends itself and then tries
+    ``_inner``: a store-then-load on each side (Dekker), correct only if
+    neither load is ordered before the other side's store. The GIL orders
+    them; without it, a plain read after the C lock's release is not
+    guaranteed to see the append (weakly ordered CPUs may reorder it), and a
+    wake-up could be lost. So without the GIL, every release takes the mutex,
+    which waiters also hold while they enqueue and try: no unlocked read is
+    left. Called at import on free-threaded builds; tests call it on
+    subclasses to run the same suite through these paths.
+    """
+    lock_type._unlock = lock_type._unlock_locked  # type: ignore[method-assign]
+    if issubclass(lock_type, Lock):
+        lock_type.release = _release_without_peeking  # type: ignore[method-assign]
+        lock_type.__exit__ = _exit_without_peeking  # type: ignore[method-assign]
+    elif issubclass(lock_type, RLock):
+        lock_type.__exit__ = _rlock_exit  # type: ignore[method-assign]
+        # RLock.release ends in _unlock() unless no waiter was seen: route the
+        # last level through the mutex as well.
+        lock_type.release = _rlock_release_without_peeking  # type: ignore[method-assign]
+
+
+def _rlock_release_without_peeking(self: RLock) -> None:
+    if self._owner != _get_ident():
+        raise RuntimeError("cannot release un-acquired lock")
+    count = self._count - 1
+    if count:
+        self._count = count
+        return
+    self._count = 0
+    self._owner = None
+    self._unlock_locked()
+
+
+if _FREE_THREADED:
+    use_free_threaded_paths(Lock)
+    use_free_threaded_paths(RLock)
 
 for _cls in (Lock, RLock):
     _cls.__module__ = "threado"
