@@ -43,7 +43,18 @@ except ModuleNotFoundError:  # run from a checkout that is not installed
     import threado
 
 # After the path set-up above: the cases import threado, and harness and cases live here.
-from cases import cancel, events, groups, imports, locks, queues, sockets, threads  # noqa: E402
+from cases import (  # noqa: E402
+    cancel,
+    deadlock,
+    events,
+    groups,
+    imports,
+    locks,
+    queues,
+    sockets,
+    threads,
+    wait,
+)
 from harness import FULL, QUICK, Case, Mode, render, render_figures, run, select  # noqa: E402
 
 #: Every row in the order printed: one family after another, the control row last.
@@ -52,9 +63,11 @@ CASES: list[Case] = [
     *cancel.CASES,
     *locks.CASES,
     *events.CASES,
+    *deadlock.CASES,
     *queues.CASES,
     *groups.CASES,
     *sockets.CASES,
+    *wait.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

@@ -285,3 +285,30 @@ class Pool:
     def waiting(self) -> int:
         with self.mutex:
             return len(self.queue)
+
+
+# -- threado.wait() registrations ---------------------------------------------------------
+
+
+def wait_registrations(*objects: object) -> int:
+    """How many ``threado.wait`` registrations ``objects`` hold (threado
+    threads, events, queues, groups, futures), plus every signal one."""
+    from concurrent.futures import Future
+
+    from threado._conditions import signal_waiters
+
+    n = signal_waiters()
+    for x in objects:
+        if isinstance(x, threado.Event):
+            n += len(x._queue)
+        elif isinstance(x, threado.Thread):
+            n += len(x._done)
+        elif isinstance(x, threado.ThreadGroup):
+            n += len(x._idle)
+        elif isinstance(x, (threado.SimpleQueue, threado.Queue)):
+            n += len(x._watchers)
+        elif isinstance(x, Future):
+            n += len(x._waiters)
+        else:
+            raise TypeError(f"no registrations to count on {x!r}")
+    return n

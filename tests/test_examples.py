@@ -84,6 +84,16 @@ EXPECTED: dict[str, list[str]] = {
         "main: never started: ['job-8', 'job-9']",
         "main: still running: []",
     ],
+    "deadlock.py": [
+        "deadlock: 'philosopher-",
+        "  waiting on <locked threado.RLock object owner=philosopher-",
+        "  holds <locked threado.RLock object owner=philosopher-",
+        "      with right:  # no timeout: without detection, this waits forever",
+        "main: exactly one philosopher raised Deadlock: True",
+        "main: the report names all five: True",
+        "main: the others ate: True",
+        "main: forks still taken: []",
+    ],
     "group_philosophers.py": [
         *(f"philosopher {i}: cancelled" for i in range(5)),
         "main: the timeout expired: True",
@@ -91,6 +101,14 @@ EXPECTED: dict[str, list[str]] = {
         "main: forks still taken: []",
         *(f"philosopher {i}: ate" for i in range(1, 5)),
         "main: failures: []",
+    ],
+    "supervisor.py": [
+        "supervisor: socket says b'status?'",
+        "supervisor: child exited with status 0",
+        "supervisor: worker finished with 499500",
+        "supervisor: SIGTERM received (1x)",
+        "supervisor: timer fired: stop watching",
+        "supervisor finished",
     ],
     "io_and_patching.py": [
         "server: read 'GET /report HTTP/1.1', and will never answer",

@@ -239,7 +239,8 @@ def test_reprs_show_state() -> None:
     lock.release()
     r = threado.RLock()
     with r:
-        assert f"owner={threading.get_ident()} count=1" in repr(r)
+        me = threading.current_thread()
+        assert f"owner={me.name} (ident {me.ident}) count=1" in repr(r)
     assert "threado.Semaphore at" in repr(threado.Semaphore(2))
     assert repr(threado.Event()).endswith(": unset>")
     assert "waiters=0/2" in repr(threado.Barrier(2))
@@ -819,6 +820,7 @@ def test_rlock_accepts_and_ignores_arguments_as_threading_does() -> None:
 
 def test_rlock_repr_says_owner_and_count() -> None:
     lock = threado.RLock()
-    assert repr(lock).startswith("<unlocked threado.RLock object owner=0 count=0 waiting=0")
+    assert repr(lock).startswith("<unlocked threado.RLock object owner=nobody count=0 waiting=0")
     with lock, lock:
-        assert f"owner={threading.get_ident()} count=2" in repr(lock)
+        me = threading.current_thread()
+        assert f"owner={me.name} (ident {me.ident}) count=2" in repr(lock)

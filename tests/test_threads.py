@@ -882,7 +882,7 @@ def test_repr_shows_what_a_thread_waits_on() -> None:
     t = threado.spawn(threado.sleep, 60, name="sleeper")
     wait_parked(t)
     r = repr(t)
-    assert r.startswith("<threado.Thread sleeper waiting on 'sleep' for ")
+    assert r == "<threado.Thread sleeper waiting on 'sleep'>"  # no times: state only
     t.cancel()
     assert repr(t) == "<threado.Thread sleeper cancelled>"
     ok = threado.spawn(print, name="ok")

@@ -1,7 +1,7 @@
 """threado: cancellable real OS threads.
 
 Every blocking point of a threado program (a wait on a threado lock, queue,
-event, sleep or thread join) is a place where :class:`ThreadCancelled` can
+event, sleep, thread join or ``wait``) is a place where :class:`ThreadCancelled` can
 appear, at once, when the thread is cancelled or a timeout expires; ``with``
 blocks clean up on the way out. Importing threado patches nothing.
 
@@ -15,13 +15,22 @@ pay for at start-up.
 import typing as _typing
 
 from ._condition import Condition as Condition
+from ._conditions import after as after
+from ._conditions import exited as exited
+from ._conditions import readable as readable
+from ._conditions import signalled as signalled
+from ._conditions import writable as writable
+from ._deadlock import deadlock_detection as deadlock_detection
 from ._errors import CancelReason as CancelReason
+from ._errors import Deadlock as Deadlock
 from ._errors import ThreadCancelled as ThreadCancelled
 from ._errors import ThreadError as ThreadError
 from ._errors import ThreadTimeout as ThreadTimeout
 from ._events import Barrier as Barrier
 from ._events import Event as Event
 from ._group import ThreadGroup as ThreadGroup
+from ._introspect import dump as dump
+from ._introspect import threads as threads
 from ._locks import Lock as Lock
 from ._locks import RLock as RLock
 from ._patch import get_original as get_original
@@ -51,6 +60,10 @@ from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run
 from ._threads import spawn as spawn
+from ._wait import ALL_COMPLETED as ALL_COMPLETED
+from ._wait import FIRST_COMPLETED as FIRST_COMPLETED
+from ._wait import as_completed as as_completed
+from ._wait import wait as wait
 
 if _typing.TYPE_CHECKING:
     from . import select as select
@@ -99,10 +112,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ALL_COMPLETED",
+    "FIRST_COMPLETED",
     "Barrier",
     "BoundedSemaphore",
     "CancelReason",
     "Condition",
+    "Deadlock",
     "Event",
     "LifoQueue",
     "Lock",
@@ -118,24 +134,34 @@ __all__ = [
     "ThreadGroup",
     "ThreadTimeout",
     "TimeoutScope",
+    "after",
+    "as_completed",
     "cancel_requested",
     "checkpoint",
     "clock",
     "current_deadline",
     "current_thread",
+    "deadlock_detection",
+    "dump",
+    "exited",
     "get_original",
     "ignore_after",
     "ignore_at",
     "is_patched",
     "more_magic",
     "patch",
+    "readable",
     "run",
     "shield",
+    "signalled",
     "sleep",
     "spawn",
+    "threads",
     "timeout_after",
     "timeout_at",
     "unpatch",
+    "wait",
     "wait_readable",
     "wait_writable",
+    "writable",
 ]

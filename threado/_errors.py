@@ -5,8 +5,9 @@ Two families, as in trio and curio:
 * Cancellation derives from :class:`BaseException`, so that ``except Exception``
   handlers never swallow it: :class:`ThreadCancelled`.
 * Everything else derives from :class:`Exception`: :class:`ThreadError` (a
-  thread's failure, seen by whoever joins it) and :class:`ThreadTimeout` (a
-  timeout block expired; also a builtin :class:`TimeoutError`).
+  thread's failure, seen by whoever joins it), :class:`ThreadTimeout` (a
+  timeout block expired; also a builtin :class:`TimeoutError`) and
+  :class:`Deadlock` (a wait that could never end; a :class:`RuntimeError`).
 
 This module imports nothing from the rest of threado: it is the bottom layer.
 """
@@ -14,8 +15,9 @@ This module imports nothing from the rest of threado: it is the bottom layer.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-__all__ = ["CancelReason", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
+__all__ = ["CancelReason", "Deadlock", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
 
 
 class CancelReason(enum.Enum):
@@ -96,5 +98,33 @@ class ThreadTimeout(TimeoutError):
     """
 
 
-for _cls in (ThreadCancelled, ThreadError, ThreadTimeout):
+class Deadlock(RuntimeError):
+    """Raised at the blocking point whose wait would complete a deadlock.
+
+    Instead of blocking forever, the thread whose park completed the deadlock
+    raises it (the others stay parked): either every thread of the process is
+    parked in a threado wait that only those threads could end (the global
+    rule), or threads wait without a deadline for ``RLock``s owned by each
+    other in a cycle (the cycle rule). The thread has left its wait as a
+    cancelled one does: it holds nothing it did not hold before. Unlike
+    :class:`ThreadCancelled` it is an ordinary error (a bug in the program),
+    and unlike a timeout it is certain: it is only raised when no thread could
+    ever end the wait. See ``docs/deadlocks.rst``.
+
+    Attributes:
+        threads: One ``threado`` thread snapshot (as :func:`threado.threads`
+            returns) per thread involved, the raising thread first.
+    """
+
+    threads: list[Any]
+
+    def __init__(self, message: str = "deadlock", threads: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.threads = list(threads or ())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),))
+
+
+for _cls in (Deadlock, ThreadCancelled, ThreadError, ThreadTimeout):
     _cls.__module__ = "threado"

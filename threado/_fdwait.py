@@ -76,7 +76,7 @@ from typing import Final
 from ._parking import announce, enter_wait, leave_wait, wake_watchers
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, local
 
-__all__ = ["FDWakeup", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
+__all__ = ["FDWakeup", "PollSet", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
 _EVENTFD: Final = hasattr(os, "eventfd")
 # Without the GIL, plain attribute reads and writes are not sequentially
@@ -265,6 +265,89 @@ def poll_fds(
             except KeyError:  # pragma: no cover - registered above
                 pass
         leave_wait(st, saved)
+
+
+class PollSet:
+    """Several descriptors polled together with the thread's wake-up descriptor.
+
+    For ``threado.wait``, which must also return when anything else it
+    watches wakes the thread: :meth:`poll` returns on a wake-up too (a
+    wake-up is an ``unpark``, which writes the wake-up descriptor while the
+    set is open). Owner thread only; make it *before* ``enter_wait`` so that
+    a wait inside another one (a signal handler's) gets its own poller.
+    """
+
+    __slots__ = ("_registered", "_was_waiting", "fds", "poller", "wakeup")
+
+    def __init__(self, st: ThreadState, fds: dict[int, int]) -> None:
+        self.wakeup = wakeup = _wakeup_for(st)
+        if st.depth:
+            self.poller = _stdpoll()
+            self.poller.register(wakeup.read_fd, select.POLLIN)
+        else:
+            self.poller = wakeup.poller
+        self.fds = fds
+        self._registered: list[int] = []
+        self._was_waiting = wakeup.waiting
+
+    def open(self) -> None:
+        """Register the descriptors and arm the wake-up descriptor.
+
+        Call before the caller's last look at what it waits for (see the
+        module docstring: arm, then check), and :meth:`close` in a
+        ``finally`` even if this raised.
+        """
+        for fd, events in self.fds.items():
+            self.poller.register(fd, events)
+            self._registered.append(fd)
+        self.wakeup.arm()
+
+    def poll(self, deadline: float | None) -> dict[int, int]:
+        """Block until a descriptor is ready, the thread is woken, or ``deadline``.
+
+        Returns:
+            ``{fd: revents}`` of the ready descriptors (empty after a
+            wake-up or at the deadline); the wake-up is consumed.
+        """
+        if deadline is None:
+            ms = -1
+        else:
+            remaining = deadline - clock()
+            ms = 0 if remaining <= 0 else int(min(remaining, _POLL_MAX) * 1000 + 0.999)
+        read_fd = self.wakeup.read_fd
+        ready: dict[int, int] = {}
+        woken = False
+        for fd, revents in self.poller.poll(ms):
+            if fd == read_fd:
+                woken = True
+            else:
+                ready[fd] = revents
+        if woken:
+            self.wakeup.drain()
+        return ready
+
+    def set_events(self, fd: int, events: int) -> None:
+        """Poll ``fd`` for ``events`` from now on; 0 takes it out of the poll."""
+        if events:
+            self.poller.modify(fd, events)
+            self.fds[fd] = events
+        else:
+            self.poller.unregister(fd)
+            self._registered.remove(fd)
+            del self.fds[fd]
+
+    def close(self) -> None:
+        """Disarm and unregister the descriptors (idempotent)."""
+        self.wakeup.waiting = self._was_waiting
+        while self._registered:
+            try:
+                self.poller.unregister(self._registered.pop())
+            except KeyError:  # pragma: no cover - registered in open()
+                pass
+
+
+# The longest single poll, in seconds: poll() takes an int of milliseconds.
+_POLL_MAX: Final = (2**31 - 1) / 1000
 
 
 def wait_fd(fd: int, events: int, deadline: float | None, what: object = None) -> bool:

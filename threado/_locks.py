@@ -64,7 +64,7 @@ from ._parking import (
     lock_deadline,
 )
 from ._scopes import shield
-from ._state import ThreadState, clock, get_state, unpark
+from ._state import ThreadState, clock, get_state, thread_name, unpark
 
 __all__ = ["FAIR_AFTER", "Lock", "RLock"]
 
@@ -301,6 +301,8 @@ class Lock(_LockCore):
         self._reinit_queue()
 
     def __repr__(self) -> str:
+        # The standard library's shape, plus the waiters. Lock-free reads: a
+        # repr never blocks (deadlock reports use it), and holds no times.
         state = "locked" if self._inner.locked() else "unlocked"
         return f"<{state} threado.Lock object waiting={len(self._queue)} at {id(self):#x}>"
 
@@ -452,9 +454,13 @@ class RLock(_LockCore):
         self._count = 0
 
     def __repr__(self) -> str:
+        # The standard library's shape, with the owner named. Lock-free reads:
+        # a repr never blocks (deadlock reports use it), and holds no times.
+        owner, count = self._owner, self._count
         state = "locked" if self._inner.locked() else "unlocked"
+        who = "nobody" if owner is None else f"{thread_name(owner)} (ident {owner})"
         return (
-            f"<{state} threado.RLock object owner={self._owner or 0} count={self._count} "
+            f"<{state} threado.RLock object owner={who} count={count} "
             f"waiting={len(self._queue)} at {id(self):#x}>"
         )
 

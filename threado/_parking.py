@@ -36,6 +36,17 @@ sees the whole hand-off. Wake-up tokens can be stale (see ``_state``), so
 every wait loops and re-checks ``result``, cancellation and the clock after
 each wake-up. Nobody polls: a thread blocks until a waker, a canceller or its
 own deadline ends the block.
+
+Deadlock detection hooks in here, and only here: :data:`on_park` is the one
+slot this layer owns for it (``threado._deadlock`` sets it when imported;
+this module never imports the detector). While it is set, a thread about to
+block in :meth:`WaitQueue.wait` with no deadline at all (neither its own
+timeout nor an enclosing scope's), having announced what it waits on,
+records ``(state, waiter, what)`` in :data:`parked` (O(1), a fresh tuple per
+park) and calls the hook, which may return an exception to raise instead of
+blocking; the wait then abandons through the same path as a cancellation,
+so a hand-off that raced with the decision is returned, never dropped.
+However the wait ends, the thread removes its record.
 """
 
 from __future__ import annotations
@@ -59,6 +70,7 @@ __all__ = [
     "RETRY",
     "TIMED_OUT",
     "Latch",
+    "ParkRecord",
     "WaitQueue",
     "Waiter",
     "add_watcher",
@@ -69,6 +81,7 @@ __all__ = [
     "enter_wait",
     "leave_wait",
     "lock_deadline",
+    "on_park",
     "park_until",
     "remove_watcher",
     "wait_deadline",
@@ -110,6 +123,23 @@ class Waiter:
         self.state = state
         # PENDING while in the queue; the hand-off once popped (one store).
         self.result: Any = PENDING
+
+
+#: One park without a deadline: ``(state, waiter, what)``.
+ParkRecord = tuple[ThreadState, Waiter, object]
+
+#: ident -> record of every thread parked in :meth:`WaitQueue.wait` with no
+#: deadline while :data:`on_park` is set. Each key is written only by its own
+#: thread (or by the detector running in that thread); other threads only
+#: read it with single dict operations (a copy, a lookup, a length), which
+#: are atomic with the GIL and under free-threading alike.
+parked: dict[int, ParkRecord] = {}
+
+#: The deadlock detector's hook, ``on_park(record)``, called once the record
+#: is in :data:`parked`: it returns an exception to raise instead of blocking
+#: (and then has removed the record), or ``None``. ``None`` while detection
+#: is off. Set by ``threado._deadlock`` (never imported here).
+on_park: Callable[[ParkRecord], BaseException | None] | None = None
 
 
 def announce(st: ThreadState, what: object) -> None:
@@ -184,8 +214,13 @@ def block(st: ThreadState, deadline: float | None) -> bool:
     return True
 
 
+def _after_fork_in_child() -> None:
+    _watch_mutex._at_fork_reinit()  # type: ignore[attr-defined]
+    parked.clear()  # only the forking thread exists, and it is not parked
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_watch_mutex._at_fork_reinit)  # type: ignore[attr-defined]
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _wake_io(st: ThreadState) -> None:
@@ -343,15 +378,23 @@ class WaitQueue:
                 point.
         """
         saved = enter_wait(st)
+        rec = dead = None
         try:
             announce(st, what)
+            hook = on_park
+            if hook is not None and deadline is None and st.deadline is None and st.depth == 1:
+                rec = (st, w, what)
+                parked[st.ident or 0] = rec
+                dead = hook(rec)  # may decide that this park completes a deadlock
             while True:
                 result = w.result
                 if result is not PENDING:
                     return result
-                exc = None
+                exc: BaseException | None = None
                 if st.cancel is not None or st.deadline is not None:
                     exc = st.pending_cancel()
+                if exc is None and dead is not None:
+                    exc, dead = dead, None  # abandon as a cancellation would
                 if exc is None:
                     if block(st, st.effective_deadline(deadline)):
                         continue
@@ -380,6 +423,8 @@ class WaitQueue:
             self.abandon(w, on_abandon, on_leave)
             raise
         finally:
+            if rec is not None:
+                parked.pop(st.ident or 0, None)
             leave_wait(st, saved)
 
     def abandon(

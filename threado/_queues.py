@@ -222,6 +222,10 @@ class Queue(Generic[T]):
         self._held: deque[Any] = deque()
         # The stdlib's Conditions, made on first use for code that uses them.
         self._conditions: tuple[Condition, Condition, Condition] | None = None
+        # Threads in threado.wait() on this queue (readable or writable),
+        # unparked, nothing handed out, at every change that may make it
+        # readable or writable (see _serve); registered under the mutex.
+        self._watchers: list[ThreadState] = []
 
     # -- the stdlib's subclass hooks (called with the mutex held) -------------
 
@@ -280,8 +284,15 @@ class Queue(Generic[T]):
         exception is handed to that waiter and raised in its thread.
         """
         self._serve_waiters()
+        if self._watchers:
+            self._wake_watchers()
         if self._conditions is not None:
             self._notify_conditions()
+
+    def _wake_watchers(self) -> None:
+        # With the mutex held: a watcher re-checks the state itself.
+        for st in self._watchers:
+            unpark(st)
 
     def _serve_waiters(self) -> None:
         getters = self._getters.waiters
@@ -349,7 +360,7 @@ class Queue(Generic[T]):
                 if not self._full():
                     self._put(item)
                     self.unfinished_tasks += 1
-                    if self._getters.waiters or self._conditions is not None:
+                    if self._getters.waiters or self._watchers or self._conditions is not None:
                         self._serve()
                     return
                 if not block or (deadline is not None and deadline <= clock()):
@@ -403,7 +414,12 @@ class Queue(Generic[T]):
             with self.mutex:
                 if self._qsize():
                     item = self._get()
-                    if self._putters.waiters or self._held or self._conditions is not None:
+                    if (
+                        self._putters.waiters
+                        or self._held
+                        or self._watchers
+                        or self._conditions is not None
+                    ):
                         self._serve()
                     return item
                 if self.is_shutdown:
@@ -451,6 +467,8 @@ class Queue(Generic[T]):
                 self._hold_back(item)
             else:
                 self._put_back(item)
+            if self._watchers:
+                self._wake_watchers()
             if self._conditions is not None:
                 self._notify_conditions()
 
@@ -520,6 +538,8 @@ class Queue(Generic[T]):
             self._putters.handoff_all_locked(_SHUTDOWN)
             if not self._qsize():
                 self._getters.handoff_all_locked(_SHUTDOWN)
+            if self._watchers:
+                self._wake_watchers()
             if self._conditions is not None:
                 self._notify_conditions()
 
@@ -583,6 +603,8 @@ class Queue(Generic[T]):
         (a subclass in the stdlib's style, which changes it under one of the
         Conditions and notifies); call with the mutex held."""
         self._serve_waiters()
+        if self._watchers:
+            self._wake_watchers()
         if self.unfinished_tasks <= 0:
             self._joiners.handoff_all_locked(True)
 
@@ -691,20 +713,25 @@ class SimpleQueue(Generic[T]):
         # Parked getters. A getter appends itself before its last look at
         # _items; put pops one after appending (see the module docstring).
         self._waiting: deque[Waiter] = deque()
+        # Threads in threado.wait() on this queue, unparked by every put.
+        self._watchers: deque[ThreadState] = deque()
 
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         """Put ``item``; never blocks (``block`` and ``timeout`` are ignored)."""
         self._items.append(item)
-        if _FREE_THREADED or self._waiting:
+        if _FREE_THREADED or self._waiting or self._watchers:
             self._wake_one()
 
     def put_nowait(self, item: T) -> None:
         """Put ``item``; never blocks."""
         self._items.append(item)
-        if _FREE_THREADED or self._waiting:
+        if _FREE_THREADED or self._waiting or self._watchers:
             self._wake_one()
 
     def _wake_one(self) -> None:
+        if _FREE_THREADED or self._watchers:  # without the GIL, len() proves nothing
+            for st in tuple(self._watchers):
+                unpark(st)
         try:
             rec = self._waiting.popleft()
         except IndexError:

@@ -32,6 +32,10 @@ Theory of operation
 * ``waiting_on``/``wait_since`` say what the thread is parked on, for
   ``repr`` and introspection. They are set once the waiter is registered
   wherever its wake-up will come from.
+* :data:`states` maps the ident of every live thread that has a state to
+  it, so that introspection (``threado.threads()``) can find the state of
+  another thread; entries are added when a state is installed and removed
+  by the thread's end hook, under :data:`states_mutex` (a leaf lock).
 
 This module knows nothing about primitives or threads; it sits just above
 ``_errors``.
@@ -57,6 +61,9 @@ __all__ = [
     "get_state",
     "local",
     "lookup_state",
+    "states",
+    "states_mutex",
+    "thread_name",
     "unpark",
 ]
 
@@ -199,6 +206,31 @@ def unpark(state: ThreadState) -> None:
         w.wake()
 
 
+#: ident -> state of every live thread that has one (see the module docstring).
+states: dict[int, ThreadState] = {}
+# Reentrant: a signal handler that creates the state of a thread which holds
+# it (copying ``states``) must not deadlock with its own thread.
+states_mutex = _thread.RLock()
+
+
+def _register(st: ThreadState, ident: int) -> None:
+    with states_mutex:
+        states[ident] = st
+
+
+def thread_name(ident: int | None) -> str:
+    """Return the name ``threading`` knows thread ``ident`` by (never blocks).
+
+    Used by reprs, which must not take locks: one lock-free dictionary read.
+    """
+    if ident is None:
+        return "nobody"
+    t = getattr(threading, "_active", {}).get(ident)
+    if t is not None:
+        return str(t.name)
+    return f"thread {ident}"
+
+
 class _EndSentinel:
     """Stored in a foreign thread's thread-local storage.
 
@@ -228,6 +260,9 @@ class _EndSentinel:
         # time (the fork handler in _threads ends their handles instead).
         if _get_ident() != self.state.ident:
             return
+        with states_mutex:
+            if states.get(self.state.ident or 0) is self.state:
+                del states[self.state.ident or 0]
         hooks = self.state.end_hooks
         self.state.end_hooks = None
         for hook in hooks or ():
@@ -260,6 +295,7 @@ def _new_state() -> ThreadState:
     st.end_hooks = []
     local.state = st
     local.sentinel = _EndSentinel(st)
+    _register(st, st.ident)
     return st
 
 
@@ -273,6 +309,7 @@ def install_state(st: ThreadState, end_hooks: list[Callable[[], object]]) -> Non
     st.end_hooks = end_hooks
     local.state = st
     local.sentinel = _EndSentinel(st)
+    _register(st, st.ident)
 
 
 def lookup_state() -> ThreadState | None:
@@ -281,6 +318,8 @@ def lookup_state() -> ThreadState | None:
 
 
 def _after_fork_in_child() -> None:
+    states_mutex._at_fork_reinit()  # type: ignore[attr-defined]
+    states.clear()
     st = lookup_state()
     if st is None:
         return
@@ -292,6 +331,7 @@ def _after_fork_in_child() -> None:
     st.watchers = None
     st.wakeup = None
     st.ident = threading.get_ident()
+    states[st.ident] = st
 
 
 if hasattr(os, "register_at_fork"):

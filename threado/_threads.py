@@ -359,8 +359,10 @@ class Thread(Generic[T]):
         st = self._state
         what = st.waiting_on
         if what is not None:
-            since = clock() - st.wait_since
-            state = f"waiting on {what!r} for {since:.1f}s"
+            # No times: the same state prints the same. A joined thread is
+            # named, not repr'd (two threads joining each other would recurse).
+            shown = f"<threado.Thread {what._name}>" if isinstance(what, Thread) else repr(what)
+            state = f"waiting on {shown}"
         else:
             state = "running"
         if st.cancel is not None:

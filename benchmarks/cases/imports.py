@@ -37,6 +37,9 @@ print(len(added), sum(m == "threado" or m.startswith("threado.") for m in added)
 def _fresh(code: str, *options: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter that imports this benchmark's threado."""
     env = dict(os.environ)
+    # Measure an import from bytecode caches, as users get it: a session that
+    # sets PYTHONDONTWRITEBYTECODE would otherwise compile threado each time.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = str(Path(threado.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return subprocess.run(
