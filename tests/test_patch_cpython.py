@@ -35,7 +35,7 @@ unittest.main(module=None, argv=["cpython-tests", *sys.argv[1:]])
 """
 
 
-def run_cpython_tests(*names: str, timeout: float = 120) -> None:
+def run_cpython_tests(*names: str, timeout: float = 240) -> None:
     """Run CPython test ids (``test.test_x.Class[.method]``) under patch; assert success.
 
     The main thread that runs them has a threado handle (see ``RUNNER``).
