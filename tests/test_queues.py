@@ -35,7 +35,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import threado
-from threado import ShutDown, ThreadCancelled, ThreadTimeout, _parking, _queues, _state
+from threado import (
+    ShutDown,
+    ThreadCancelled,
+    ThreadTimeout,
+    _parking,
+    _queues,
+    _simplequeue,
+    _state,
+)
 from threado._state import get_state, unpark
 from threado.testing import wait_parked
 
@@ -1615,7 +1623,7 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None])
         return real_block(state, deadline)
 
     monkeypatch.setattr(_parking, "block", handed_then_interrupted)
-    monkeypatch.setattr(_queues, "block_until", handed_then_interrupted)
+    monkeypatch.setattr(_simplequeue, "block_until", handed_then_interrupted)
 
 
 @pytest.mark.parametrize(
@@ -1858,7 +1866,7 @@ def test_simplequeue_interrupt_after_registering_leaks_a_record(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     q: threado.SimpleQueue[str] = threado.SimpleQueue()
-    real_enter_wait = _queues.enter_wait  # type: ignore[attr-defined]
+    real_enter_wait = _simplequeue.enter_wait  # type: ignore[attr-defined]
     fired: list[bool] = []
 
     def interrupted(st: Any) -> Any:
@@ -1869,7 +1877,7 @@ def test_simplequeue_interrupt_after_registering_leaks_a_record(
             raise KeyboardInterrupt
         return real_enter_wait(st)
 
-    monkeypatch.setattr(_queues, "enter_wait", interrupted)
+    monkeypatch.setattr(_simplequeue, "enter_wait", interrupted)
     with pytest.raises(KeyboardInterrupt):
         q.get()
     t = threado.spawn(q.get)
@@ -1932,7 +1940,7 @@ def test_simple_queue_get_honours_a_scope_deadline_of_zero(
     def shifted_clock() -> float:
         return time.monotonic() + shift
 
-    for module in (_state, _parking, _queues):
+    for module in (_state, _parking, _queues, _simplequeue):
         monkeypatch.setattr(module, "clock", shifted_clock)
     q: threado.SimpleQueue[str] = threado.SimpleQueue()
 
@@ -2018,7 +2026,7 @@ def test_simple_queue_wakeup_is_not_lost_after_a_preempted_put(
     q._waiting = gated = _GatedDeque()  # the put pauses just after popping a record
     blocks = 0  # times the first getter went (back) to sleep
     progress = threading.Condition()
-    real_block_until = _queues.block_until
+    real_block_until = _simplequeue.block_until
 
     def counting_block_until(state: Any, deadline: float | None) -> bool:
         nonlocal blocks
@@ -2031,7 +2039,7 @@ def test_simple_queue_wakeup_is_not_lost_after_a_preempted_put(
         with progress:
             assert progress.wait_for(lambda: blocks >= n, timeout=10)
 
-    monkeypatch.setattr(_queues, "block_until", counting_block_until)
+    monkeypatch.setattr(_simplequeue, "block_until", counting_block_until)
     first = spawn(q.get)
     slept(1)
     gated.armed = True

@@ -42,7 +42,6 @@ from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
 from ._queues import ShutDown as ShutDown
-from ._queues import SimpleQueue as SimpleQueue
 from ._scopes import TimeoutScope as TimeoutScope
 from ._scopes import cancel_requested as cancel_requested
 from ._scopes import checkpoint as checkpoint
@@ -56,6 +55,7 @@ from ._scopes import timeout_after as timeout_after
 from ._scopes import timeout_at as timeout_at
 from ._semaphores import BoundedSemaphore as BoundedSemaphore
 from ._semaphores import Semaphore as Semaphore
+from ._simplequeue import SimpleQueue as SimpleQueue
 from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run

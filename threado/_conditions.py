@@ -36,7 +36,8 @@ from types import FrameType
 from typing import Any
 
 from ._parking import check_seconds
-from ._queues import Queue, SimpleQueue
+from ._queues import Queue
+from ._simplequeue import SimpleQueue
 from ._state import ThreadState, clock, unpark
 
 __all__ = ["WaitCondition", "after", "exited", "readable", "signalled", "writable"]

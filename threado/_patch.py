@@ -51,10 +51,11 @@ from ._condition import Condition
 from ._events import Barrier, Event
 from ._locks import Lock, RLock
 from ._parking import deadline_from_timeout
-from ._queues import LifoQueue, PriorityQueue, Queue, SimpleQueue
+from ._queues import LifoQueue, PriorityQueue, Queue
 from ._scopes import shield
 from ._scopes import sleep as threado_sleep
 from ._semaphores import BoundedSemaphore, Semaphore
+from ._simplequeue import SimpleQueue
 from ._state import lookup_state
 from ._threads import Thread, adopt_current
 

@@ -71,7 +71,8 @@ from ._events import Event
 from ._group import ThreadGroup
 from ._parking import PENDING, Waiter, WaitQueue, block, check_seconds, enter_wait, leave_wait
 from ._parking import announce as _announce
-from ._queues import Queue, SimpleQueue
+from ._queues import Queue
+from ._simplequeue import SimpleQueue
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 from ._threads import Thread
 
