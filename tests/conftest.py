@@ -6,6 +6,7 @@ Shared helpers that are not fixtures are in ``helpers.py``.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket as stdsocket
 import ssl
 import subprocess
@@ -16,6 +17,16 @@ import pytest
 from helpers import CERT, client_context, plain_thread, server_context
 
 import threado.socket as tsocket
+
+# A suite started as a background job of a non-interactive shell (``cmd &`` in a
+# script) inherits SIGINT and SIGQUIT ignored, and every child interpreter would
+# too: Python keeps an inherited SIG_IGN instead of installing its handlers, so
+# ``_thread.interrupt_main()`` and Ctrl-C tests would see no KeyboardInterrupt.
+# Start from what an interactive start gives (an exec resets handlers, not ignores).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
