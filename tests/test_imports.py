@@ -1,4 +1,4 @@
-"""``import threado`` stays light: the I/O layer and ``logging`` load on first use.
+"""``import threado`` stays light: the I/O layer, ``logging`` and ``typing`` load on first use.
 
 Each test runs in a fresh interpreter, since what an import loads is
 process-wide and this test process has imported everything already.
@@ -13,6 +13,9 @@ import textwrap
 #: Standard modules that ``import threado`` must not load (threado's I/O
 #: layer and its reports use them; a program that does neither should not pay).
 HEAVY = ("ssl", "subprocess", "socket", "select", "selectors", "logging")
+#: And the ones threado's own code needs only for type checkers or in a rarely
+#: used call (``typing`` alone was ~10 ms, most of the import; see ``_typing``).
+TYPING = ("typing", "re", "contextlib", "sysconfig", "collections.abc")
 
 
 def run_fresh(code: str) -> str:
@@ -33,10 +36,29 @@ def test_importing_threado_loads_no_io_module() -> None:
         import sys
         before = set(sys.modules)  # what start-up loaded (site hooks) is not ours
         import threado
-        print(sorted(name for name in {HEAVY!r} if name in set(sys.modules) - before))
+        print(sorted(name for name in {HEAVY + TYPING!r} if name in set(sys.modules) - before))
         """
     )
     assert out.strip() == "[]"
+
+
+def test_generic_classes_subscript_at_run_time_without_typing() -> None:
+    run_fresh(
+        """
+        import sys, types
+        import threado
+        for cls in (threado.Queue, threado.LifoQueue, threado.SimpleQueue, threado.Thread):
+            alias = cls[int]
+            assert isinstance(alias, types.GenericAlias), cls
+            assert alias.__origin__ is cls and alias.__args__ == (int,), cls
+
+        class Mine(threado.Queue[int]):  # a generic alias as a base, as with queue.Queue
+            pass
+
+        assert Mine.__mro__[1] is threado.Queue
+        assert "typing" not in sys.modules
+        """
+    )
 
 
 def test_the_io_layer_works_once_asked_for() -> None:

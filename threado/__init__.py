@@ -9,11 +9,13 @@ The I/O layer (``threado.socket``, ``select``, ``ssl``, ``subprocess``, and
 ``wait_readable``/``wait_writable``) is imported on first use (PEP 562):
 it loads the standard library's ``socket``, ``ssl``, ``subprocess`` and
 ``selectors``, which a program that does no I/O through threado should not
-pay for at start-up.
+pay for at start-up. So are the patching functions (``patch``, ``unpatch``,
+``is_patched``, ``get_original``, ``more_magic``), and ``typing`` is imported
+for type checkers only (see ``_typing``): ``import threado`` loads threading,
+queue and threado's core, nothing more.
 """
 
-import typing as _typing
-
+from . import _typing
 from ._condition import Condition as Condition
 from ._conditions import after as after
 from ._conditions import exited as exited
@@ -33,11 +35,6 @@ from ._introspect import dump as dump
 from ._introspect import threads as threads
 from ._locks import Lock as Lock
 from ._locks import RLock as RLock
-from ._patch import get_original as get_original
-from ._patch import is_patched as is_patched
-from ._patch import more_magic as more_magic
-from ._patch import patch as patch
-from ._patch import unpatch as unpatch
 from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
@@ -73,13 +70,22 @@ if _typing.TYPE_CHECKING:
     from . import testing as testing
     from ._fdwait import wait_readable as wait_readable
     from ._fdwait import wait_writable as wait_writable
+    from ._patch import get_original as get_original
+    from ._patch import is_patched as is_patched
+    from ._patch import more_magic as more_magic
+    from ._patch import patch as patch
+    from ._patch import unpatch as unpatch
 
 __version__ = "0.1.0"
 
 # Public submodules, imported by the first `threado.<name>`.
 _LAZY_SUBMODULES = frozenset({"select", "socket", "ssl", "subprocess", "testing"})
 # Public names defined in a module imported on first use: name -> module.
-_LAZY_NAMES = {"wait_readable": "._fdwait", "wait_writable": "._fdwait"}
+_LAZY_NAMES = {
+    "wait_readable": "._fdwait",
+    "wait_writable": "._fdwait",
+    **dict.fromkeys(("get_original", "is_patched", "more_magic", "patch", "unpatch"), "._patch"),
+}
 
 
 def _lazy_attribute(name: str) -> object:

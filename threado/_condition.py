@@ -20,15 +20,17 @@ object with ``acquire``/``release``), using the lock's own
 from __future__ import annotations
 
 import _thread
-import warnings
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from ._locks import Lock, RLock
 from ._parking import TIMED_OUT, WaitQueue, wait_deadline
 from ._scopes import shield
 from ._state import clock, get_state
 from ._state import local as _local
+from ._typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["Condition"]
 
@@ -196,6 +198,8 @@ class Condition:
 
     def notifyAll(self) -> None:
         """Deprecated alias of :meth:`notify_all`, as in ``threading``."""
+        import warnings  # rarely needed: not a cost of ``import threado``
+
         warnings.warn(
             "notifyAll() is deprecated, use notify_all() instead",
             DeprecationWarning,

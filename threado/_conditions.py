@@ -33,12 +33,15 @@ import _thread
 import os
 import threading
 from types import FrameType
-from typing import Any
 
 from ._parking import check_seconds
 from ._queues import Queue
 from ._simplequeue import SimpleQueue
 from ._state import ThreadState, clock, unpark
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["WaitCondition", "after", "exited", "readable", "signalled", "writable"]
 

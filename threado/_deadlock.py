@@ -96,9 +96,7 @@ import _thread
 import os
 import sys
 import threading
-from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any, Final
 
 from . import _parking
 from ._condition import Condition
@@ -113,6 +111,11 @@ from ._queues import Queue
 from ._semaphores import Semaphore
 from ._state import ThreadState, clock
 from ._threads import Thread
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Final
 
 __all__ = ["Deadlock", "deadlock_detection", "detection_enabled"]
 

@@ -15,7 +15,11 @@ This module imports nothing from the rest of threado: it is the bottom layer.
 from __future__ import annotations
 
 import enum
-from typing import Any
+
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CancelReason", "Deadlock", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
 

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import _thread
 import threading
-import warnings
 from _thread import LockType
-from collections.abc import Callable
-from typing import Any
 
 from ._errors import ThreadCancelled
 from ._parking import TIMED_OUT, Latch, Waiter, WaitQueue, wait_deadline
 from ._scopes import shield
 from ._state import get_state, unpark
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["Barrier", "BrokenBarrierError", "Event"]
 
@@ -50,6 +52,8 @@ class Event:
 
     def isSet(self) -> bool:
         """Deprecated alias of :meth:`is_set`, as in ``threading``."""
+        import warnings  # rarely needed: not a cost of ``import threado``
+
         warnings.warn(
             "isSet() is deprecated, use is_set() instead", DeprecationWarning, stacklevel=2
         )

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import _thread
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Final, TypeAlias, TypeVar, TypeVarTuple
 
 from ._errors import CancelReason, ThreadCancelled
 from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
@@ -42,18 +40,24 @@ from ._scopes import shield
 from ._semaphores import Semaphore
 from ._state import ThreadState, get_state, lookup_state
 from ._threads import Thread, _spawn, handle_of
+from ._typing import TYPE_CHECKING, TypeVar, TypeVarTuple
 
-__all__ = ["ThreadGroup"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, Final, TypeAlias
+
+    #: The type of a ``wait=`` policy. A type cannot name one function, so this
+    #: names the types of the four (``all``/``any``: a predicate on an iterable;
+    #: ``object``: a class; ``None``); ``ThreadGroup`` checks which one it is.
+    WaitPolicy: TypeAlias = Callable[[Iterable[object]], bool] | type[object] | None
+
+    __all__ = ["ThreadGroup"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 # The exit policies are the builtins all, any and object, and None.
 _POLICIES: Final = (all, any, object, None)
-#: The type of a ``wait=`` policy. A type cannot name one function, so this
-#: names the types of the four (``all``/``any``: a predicate on an iterable;
-#: ``object``: a class; ``None``); ``ThreadGroup`` checks which one it is.
-WaitPolicy: TypeAlias = Callable[[Iterable[object]], bool] | type[object] | None
 
 
 def _is_failure(t: Thread[Any]) -> bool:

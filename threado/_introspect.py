@@ -34,14 +34,15 @@ import os
 import sys
 import threading
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    import traceback
 
 from ._condition import Condition
 from ._locks import RLock
 from ._state import ThreadState, clock, states, states_mutex, thread_name
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import traceback
+    from typing import IO, Any, Final
 
 __all__ = [
     "ThreadSnapshot",

@@ -47,11 +47,8 @@ from __future__ import annotations
 
 import _thread
 import sys
-import sysconfig
-import warnings
 from collections import deque
 from types import TracebackType
-from typing import Any, Final
 
 from ._parking import (
     HANDED,
@@ -64,7 +61,11 @@ from ._parking import (
     lock_deadline,
 )
 from ._scopes import shield
-from ._state import ThreadState, clock, get_state, thread_name, unpark
+from ._state import FREE_THREADED, ThreadState, clock, get_state, thread_name, unpark
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["FAIR_AFTER", "Lock", "RLock"]
 
@@ -75,7 +76,7 @@ FAIR_AFTER: Final = 0.001
 _get_ident = _thread.get_ident
 
 #: Built without the GIL: see :func:`use_free_threaded_paths`.
-_FREE_THREADED: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+_FREE_THREADED: Final = FREE_THREADED
 
 
 class _LockWaiter(Waiter):
@@ -319,6 +320,8 @@ class RLock(_LockCore):
     def __init__(self, *args: object, **kwargs: object) -> None:
         if (args or kwargs) and sys.version_info >= (3, 13):
             # threading.RLock ignores arguments, and deprecates them in 3.13.
+            import warnings  # rarely needed: not a cost of ``import threado``
+
             warnings.warn(
                 "Passing arguments to RLock is deprecated and will be removed in 3.15",
                 DeprecationWarning,

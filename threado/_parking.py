@@ -57,10 +57,13 @@ import os
 import sys
 from _thread import LockType
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Final
 
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Final
 
 __all__ = [
     "GONE",

@@ -43,9 +43,6 @@ import operator
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from ._condition import Condition
 from ._events import Barrier, Event
@@ -58,6 +55,12 @@ from ._semaphores import BoundedSemaphore, Semaphore
 from ._simplequeue import SimpleQueue
 from ._state import lookup_state
 from ._threads import Thread, adopt_current
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from typing import Any
 
 __all__ = ["get_original", "is_patched", "more_magic", "patch", "unpatch"]
 
@@ -307,8 +310,7 @@ def _magic_view(name: str) -> _MagicModule:
     return view
 
 
-@contextmanager
-def more_magic() -> Iterator[None]:
+def more_magic() -> AbstractContextManager[None]:
     """Make the libraries imported inside the block use threado's versions.
 
     ``with threado.more_magic(): import somelib``. While the block runs the
@@ -325,6 +327,13 @@ def more_magic() -> Iterator[None]:
     are affected afterwards; modules imported before it keep what they
     have; and, while the block runs, the whole process sees the patch.
     """
+    from contextlib import contextmanager  # here: not a cost of ``import threado``
+
+    return contextmanager(_more_magic)()
+
+
+def _more_magic() -> Iterator[None]:
+    """The body of :func:`more_magic`, a generator for ``contextmanager``."""
     already = set(sys.modules)
     was_patched = is_patched()
     if not was_patched:

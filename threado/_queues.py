@@ -52,8 +52,6 @@ import heapq
 import os
 import queue as _stdqueue
 from collections import deque
-from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
 
 from ._condition import Condition
 from ._parking import (
@@ -63,6 +61,11 @@ from ._parking import (
     check_seconds,
 )
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
+from ._typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 __all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown"]
 

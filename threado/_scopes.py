@@ -27,16 +27,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from threading import get_ident
 from types import TracebackType
-from typing import Literal, TypeVar, TypeVarTuple, overload
 
 from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
 from ._state import ScopeLike, ThreadState, get_state, local
 from ._state import clock as _monotonic
+from ._typing import TYPE_CHECKING, TypeVar, TypeVarTuple, overload
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from typing import Literal
 
 #: time.sleep itself, bound before threado.patch() can replace it (which
 #: would make sleep(0) call itself).

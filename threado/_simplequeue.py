@@ -32,13 +32,12 @@ the two reads:
 
 from __future__ import annotations
 
-import sysconfig
 from collections import deque
-from typing import Generic, TypeVar
 
 from ._parking import PENDING, Waiter, announce, block, enter_wait, leave_wait
 from ._queues import Empty, _deadline
-from ._state import ThreadState, clock, get_state, unpark
+from ._state import FREE_THREADED, ThreadState, clock, get_state, unpark
+from ._typing import Generic, TypeVar
 
 __all__ = ["SimpleQueue"]
 
@@ -195,7 +194,7 @@ block_until = block  # the parker's single block, named for what it does here
 # one that registered just before: there put always makes the locked popleft
 # (see the module docstring). A free-threaded build counts even when the GIL
 # was turned back on at run time: the locked path is correct either way.
-_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+_FREE_THREADED = FREE_THREADED
 
 
 SimpleQueue.__module__ = "threado"

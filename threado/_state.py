@@ -48,12 +48,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
 
 from ._errors import CancelReason, ThreadCancelled
+from ._typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
+    "FREE_THREADED",
     "TIMEOUT_MAX",
     "ScopeLike",
     "ThreadState",
@@ -72,6 +75,26 @@ clock = time.monotonic
 #: The longest single block on a lock (``threading.TIMEOUT_MAX``); longer
 #: waits re-block after waking.
 TIMEOUT_MAX: float = threading.TIMEOUT_MAX
+
+
+def _free_threaded_build() -> bool:
+    """Whether this interpreter was built without the GIL (``Py_GIL_DISABLED``).
+
+    Such a build counts even when the GIL was turned back on at run time: the
+    paths chosen for it are correct either way. ``sys.abiflags`` has a ``t``
+    there; without ``abiflags`` (Windows) ask ``sysconfig``, which costs more
+    to import.
+    """
+    flags = getattr(sys, "abiflags", None)
+    if flags is not None:
+        return "t" in flags
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+#: Built without the GIL (a free-threaded build): see ``_free_threaded_build``.
+FREE_THREADED: bool = _free_threaded_build()
 
 
 class ScopeLike(Protocol):

@@ -42,16 +42,18 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple, cast
 
 from ._errors import CancelReason, ThreadCancelled, ThreadError
 from ._parking import Latch, deadline_from_timeout, wake_watchers
 from ._scopes import shield
 from ._state import ThreadState, clock, get_state, install_state, lookup_state
+from ._typing import TYPE_CHECKING, Generic, TypeVar, TypeVarTuple, cast
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
+    from typing import Any
+
 
 __all__ = ["Thread", "current_thread", "run", "spawn"]
 

@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._conditions import (
     WaitCondition,
@@ -75,9 +73,14 @@ from ._queues import Queue
 from ._simplequeue import SimpleQueue
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 from ._threads import Thread
+from ._typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, Final
+
     from ._fdwait import PollSet
+
 
 __all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "as_completed", "wait"]
 
