@@ -14,6 +14,7 @@ pay for at start-up.
 
 import typing as _typing
 
+from . import _lifecycle as _lifecycle  # registers the exit hook (Ctrl-C at exit)
 from ._condition import Condition as Condition
 from ._conditions import after as after
 from ._conditions import exited as exited
