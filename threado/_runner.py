@@ -260,7 +260,12 @@ def _run_path(path: str, args: list[str]) -> None:
         __spec__=None,
         __package__=None,
     )
-    code = compile(source, filename, "exec", dont_inherit=True)
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:  # printed as Python prints it: no traceback
+        exc.__traceback__ = None
+        sys.excepthook(type(exc), exc, None)
+        raise SystemExit(1) from None
     exec(code, module.__dict__)
 
 
