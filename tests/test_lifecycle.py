@@ -42,14 +42,13 @@ def announce_exit_wait():
     threado.spawn(announce, name="announcer", daemon=True)
 """
 
-#: Workers of every kind, blocked for good, each reporting its cleanup.
-WORKERS = r"""
+#: Child code: ``cleanup(name, block)`` runs ``block()`` in a thread that
+#: registers its handle in ``handles`` (and releases ``started``) first, and
+#: reports "finally <name>" (in one write) as it ends.
+CLEANUP = r"""
 import os, queue, sys, threading, time, threado
-from signals import interrupt_once
 from threado.testing import wait_parked
 
-interrupt_once()
-threado.patch()
 handles = []
 started = threado.Semaphore(0)
 
@@ -60,7 +59,16 @@ def cleanup(name, block):
         block()
     finally:
         os.write(1, f"finally {name}\n".encode())  # one write: threads end at once
+"""
 
+#: Workers of every kind, blocked for good, each reporting its cleanup.
+WORKERS = (
+    CLEANUP
+    + r"""
+from signals import interrupt_once
+
+interrupt_once()
+threado.patch()
 threado.spawn(cleanup, "sleeper", lambda: threado.sleep(600), name="sleeper")
 threado.spawn(cleanup, "waiter", threado.Event().wait, name="waiter")
 threado.spawn(cleanup, "daemon", threado.Event().wait, name="daemon", daemon=True)
@@ -74,6 +82,7 @@ for h in handles:
 announce_exit_wait()
 print("main: done", flush=True)
 """
+)
 
 NAMES = {"sleeper", "waiter", "daemon", "plain-sleep", "plain-get"}
 

@@ -22,6 +22,7 @@ from typing import IO
 
 import pytest
 from signals import TIMEOUT
+from test_lifecycle import CLEANUP
 
 from threado import _runner
 
@@ -328,21 +329,9 @@ def test_patch_makes_an_unmodified_library_cancellable(tmp_path: Path) -> None:
 
 # -- SIGTERM ------------------------------------------------------------------------
 
-TERM_PROGRAM = r"""
-import os, queue, threading, time, threado
-from threado.testing import wait_parked
-
-handles = []
-started = threading.Semaphore(0)
-
-def cleanup(name, block):
-    handles.append(threado.current_thread())
-    started.release()
-    try:
-        block()
-    finally:
-        os.write(1, f"finally {name}\n".encode())
-
+TERM_PROGRAM = (
+    CLEANUP
+    + r"""
 threado.spawn(cleanup, "sleeper", lambda: threado.sleep(600))
 threado.spawn(cleanup, "daemon", threado.Event().wait, daemon=True)
 plain = [
@@ -365,6 +354,7 @@ except KeyboardInterrupt:
 finally:
     os.write(1, b"finally main\n")
 """
+)
 
 
 def finished(out: str) -> set[str]:
