@@ -164,4 +164,7 @@ def die_by_signal(signum: int) -> NoReturn:
         os._exit(128 + signum)
 
 
-threading._register_atexit(_join_at_exit)  # type: ignore[attr-defined]
+try:
+    threading._register_atexit(_join_at_exit)  # type: ignore[attr-defined]
+except RuntimeError:
+    pass  # imported while the interpreter exits: threading's wait has begun already
