@@ -36,7 +36,10 @@ the exit hook has finished kills at once, by the default action.
 
 *Thread dumps*: the handler only starts a thread (``_thread``'s, which takes
 no Python-level lock the interrupted code could hold) that writes
-:func:`threado.dump` to ``stderr``; the program carries on.
+:func:`threado.dump`'s text to ``stderr``, leaving itself out; the program
+carries on. Snapshots leave out the outermost frames that only start the
+program (runpy's and the runner's, see ``_introspect``), so stacks, dumps
+and ``Deadlock`` reports start at the program, as without the runner.
 
 Both handlers only end waits by raising or cancelling (never by making
 progress possible), so the deadlock detector does not count them as
@@ -297,14 +300,13 @@ def _runner_files() -> frozenset[str]:
     return frozenset({"<frozen runpy>", *(os.path.normcase(os.path.abspath(f)) for f in files)})
 
 
-def _is_runner(filename: str, ours: frozenset[str]) -> bool:
-    return filename in ours or os.path.normcase(os.path.abspath(filename)) in ours
-
-
 def _program_frames(tb: TracebackType | None) -> TracebackType | None:
     """``tb`` without its leading entries in the runner or runpy."""
     ours = _runner_files()
-    while tb is not None and _is_runner(tb.tb_frame.f_code.co_filename, ours):
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename not in ours and os.path.normcase(os.path.abspath(filename)) not in ours:
+            break
         tb = tb.tb_next
     return tb
 
@@ -344,18 +346,10 @@ def _on_dump_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _write_dump() -> None:
-    """Write :func:`threado.dump`'s text to stderr, without this thread and
-    with the program's stacks starting at the program."""
+    """Write :func:`threado.dump`'s text to stderr, without this thread."""
     try:
         me = _thread.get_ident()
-        ours = _runner_files()
-        snaps = [s for s in threads() if s.ident != me]
-        for snap in snaps:
-            stack = snap.stack
-            while stack and _is_runner(stack[0].filename, ours):
-                stack = stack[1:]
-            snap.stack = stack
-        sys.stderr.write(format_snapshots(snaps) + "\n")
+        sys.stderr.write(format_snapshots([s for s in threads() if s.ident != me]) + "\n")
         sys.stderr.flush()
     except BaseException:  # a dump must never take the program down
         pass
