@@ -217,6 +217,19 @@ def test_a_module_and_a_package_run_as_under_python_m(tmp_path: Path) -> None:
     assert "main is us True" in ours.stdout or module == "nosuchmodule"
 
 
+def test_a_directory_and_a_zip_file_run_as_under_python(tmp_path: Path) -> None:
+    import zipfile
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__main__.py").write_text(SHOW)
+    with zipfile.ZipFile(tmp_path / "app.zip", "w") as z:
+        z.writestr("__main__.py", SHOW)
+    for target in ("app", "app.zip"):
+        plain = run(target, "-x", cwd=tmp_path)
+        ours = run("-m", "threado", target, "-x", cwd=tmp_path)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (0, plain.stdout, ""), target
+
+
 def test_the_console_script_is_declared_and_runs_a_program(tmp_path: Path) -> None:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert meta["project"]["scripts"] == {"threado": "threado._runner:main"}

@@ -51,7 +51,9 @@ from __future__ import annotations
 import _thread
 import argparse
 import builtins
+import io
 import os
+import runpy
 import signal
 import sys
 import types
@@ -236,14 +238,13 @@ def _run_path(path: str, args: list[str]) -> None:
     if os.path.isdir(path) or _is_zip(path):
         # A directory or zip file with a __main__.py: Python puts it first on
         # the path and runs its __main__ module.
-        _set_path0(path)
+        _set_path0(os.path.abspath(path))
         _fresh_main()
-        runpy = _runpy()
-        runpy._run_module_as_main("__main__", alter_argv=False)
+        runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
         return
     filename = os.path.abspath(path)
     try:
-        with open(filename, "rb") as f:  # as io.open_code (no hook on plain files)
+        with io.open_code(filename) as f:  # as Python opens a script
             source = f.read()
     except OSError as e:
         print(
@@ -276,13 +277,7 @@ def _run_module(name: str, args: list[str]) -> None:
     sys.argv[:] = ["-m", *args]  # as Python's, while the module is found
     _set_path0(os.getcwd())
     _fresh_main()
-    _runpy()._run_module_as_main(name)  # sets sys.argv[0] to the module's file
-
-
-def _runpy() -> types.ModuleType:
-    import runpy
-
-    return runpy
+    runpy._run_module_as_main(name)  # type: ignore[attr-defined]  # sets sys.argv[0]
 
 
 def _is_zip(path: str) -> bool:
@@ -293,8 +288,6 @@ def _is_zip(path: str) -> bool:
 
 def _runner_files() -> frozenset[str]:
     """The files whose frames lead to the program: the runner's and runpy's."""
-    import runpy
-
     here = os.path.dirname(os.path.abspath(__file__))
     files = (__file__, os.path.join(here, "__main__.py"), str(runpy.__file__))
     return frozenset({"<frozen runpy>", *(os.path.normcase(os.path.abspath(f)) for f in files)})
