@@ -176,7 +176,11 @@ def normal(text: str) -> str:
     return re.sub(r"\d+\.\d+ s\b", "? s", text)
 
 
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
+@pytest.mark.parametrize(
+    "name",
+    # Two children each: the first program stays in the quick run.
+    [name if name == "exit 0" else pytest.param(name, marks=pytest.mark.slow) for name in PROGRAMS],
+)
 def test_a_script_runs_as_under_python(tmp_path: Path, name: str) -> None:
     (tmp_path / "sub").mkdir()
     script = tmp_path / "sub" / "prog.py"
@@ -199,6 +203,7 @@ def test_a_script_runs_as_under_python(tmp_path: Path, name: str) -> None:
         assert ours.returncode == -signal.SIGINT
 
 
+@pytest.mark.slow
 def test_a_module_and_a_package_run_as_under_python_m(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()
@@ -217,6 +222,7 @@ def test_a_module_and_a_package_run_as_under_python_m(tmp_path: Path) -> None:
     assert "main is us True" in ours.stdout or module == "nosuchmodule"
 
 
+@pytest.mark.slow
 def test_a_directory_and_a_zip_file_run_as_under_python(tmp_path: Path) -> None:
     import zipfile
 
@@ -281,6 +287,7 @@ def test_help_explains_the_options_signals_and_statuses(
         assert text in out, text
 
 
+@pytest.mark.slow
 def test_a_missing_script_fails_as_under_python(tmp_path: Path) -> None:
     plain = run("missing.py", cwd=tmp_path)
     ours = run("-m", "threado", "missing.py", cwd=tmp_path)
