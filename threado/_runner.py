@@ -75,7 +75,7 @@ threado around it:
   SIGTERM    is handled like Ctrl-C: every threado thread is cancelled, its
              cleanup (finally blocks, with exits) runs, and the main thread
              gets a KeyboardInterrupt; then the process ends by SIGTERM
-             (status 143 in a shell), as if killed at once.
+             (status 143 in a shell), as a killed process does.
   Ctrl-C     while the interpreter waits for non-daemon threado threads at
              exit cancels them, runs their cleanup, and ends the process as an
              uncaught KeyboardInterrupt does (by SIGINT: status 130).
@@ -84,6 +84,9 @@ threado around it:
 """
 
 _EPILOG = """\
+The program's arguments start at the script (or after -m module, or after
+--): options there are the program's.
+
 exit status: the program's own (0, its sys.exit() code, 1 after an uncaught
 exception), 2 for bad usage of this command, and death by SIGINT or SIGTERM
 as described above.
@@ -121,8 +124,10 @@ def _sig_name(word: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     default_dump = "SIGQUIT" if hasattr(signal, "SIGQUIT") else "none"
+    # The installed command is "threado"; anything else is python -m threado.
+    prog = "threado" if os.path.basename(sys.argv[0]) == "threado" else "python -m threado"
     parser = argparse.ArgumentParser(
-        prog="python -m threado",
+        prog=prog,
         usage="%(prog)s [--patch] [--dump-on SIGNAL] (script.py | -m module) [args ...]",
         description=_DESCRIPTION,
         epilog=_EPILOG,
