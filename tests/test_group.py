@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
@@ -806,6 +807,41 @@ def test_group_spawn_interrupted_before_the_thread_runs_forgets_it(
     assert g.threads == [t]
     assert g._slots is not None
     assert g._slots.value == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_group_spawns_interrupted_at_random_points_keep_exactly_the_threads_that_ran(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Ctrl-C before the OS thread starts, or racing its bootstrap for the
+    # launch token, or not at all: a thread is a member iff its function
+    # ran, nothing outlives the block, and every slot comes back once.
+    rng = random.Random(seed)
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        mode = rng.choice(("before", "after", "none")) if self.name.startswith("v-") else "none"
+        if mode == "before":
+            raise KeyboardInterrupt
+        real_start(self)
+        if mode == "after":
+            raise KeyboardInterrupt
+
+    ran: list[str] = []
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with threado.ThreadGroup(limit=3) as g:
+        for i in range(40):
+            try:
+                g.spawn(ran.append, f"v-{i}", name=f"v-{i}")
+            except KeyboardInterrupt:
+                pass
+    for plain in threading.enumerate():
+        if plain.name.startswith("v-"):
+            plain.join(timeout=10)  # a thread that lost the token ends at once
+    assert sorted(t.name for t in g.threads) == sorted(ran)
+    assert not any(t.is_alive() for t in g.threads)
+    assert g._slots is not None
+    assert g._slots.value == 3
 
 
 # -- next_done, iteration, join, cancel_remaining -----------------------------------
