@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
@@ -725,26 +726,26 @@ def test_group_start_failure_forgets_the_thread(monkeypatch: pytest.MonkeyPatch)
     assert g._slots.value == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threado bug: a start() interrupted after the OS thread began (Ctrl-C in "
-    "Thread.start's wait) is _forget-ten: the thread outlives the group and its end "
-    "releases the limit's slot a second time",
-)
 def test_group_spawn_interrupted_after_start_keeps_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Ctrl-C in Thread.start()'s wait, once the new thread has begun: the
+    # thread runs, so the group keeps it (it cannot outlive the block) and
+    # its end gives back its slot exactly once.
     real_start = threading.Thread.start
-    gate = threading.Event()
+    began = threading.Event()
+    gate = threado.Event()
     handles: list[threado.Thread[Any]] = []
 
     def start_then_interrupt(self: threading.Thread) -> None:
         real_start(self)
         if self.name == "victim":
+            began.wait()
             raise KeyboardInterrupt  # Ctrl-C while start() waits for _started
 
     def body() -> None:
         handles.append(threado.current_thread())
+        began.set()
         gate.wait()
 
     monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
@@ -753,7 +754,8 @@ def test_group_spawn_interrupted_after_start_keeps_thread(
         with g:
             with pytest.raises(KeyboardInterrupt):
                 g.spawn(body, name="victim")
-        outlived = bool(handles) and handles[0].is_alive()
+            g.cancel_remaining()  # reaches the victim only if the group kept it
+        outlived = handles[0].is_alive()
     finally:
         gate.set()
         for t in threading.enumerate():
@@ -766,6 +768,80 @@ def test_group_spawn_interrupted_after_start_keeps_thread(
     if g._slots.value > 1:
         problems.append(f"limit=1 but {g._slots.value} slots free: released twice")
     assert not problems, problems
+    assert g.threads == handles
+    assert handles[0].cancelled
+
+
+def test_group_spawn_interrupted_before_the_thread_runs_forgets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C in start() before the new thread's bootstrap got going: the
+    # spawner takes the launch token first, so the thread never runs its
+    # function and the group forgets it (its slot comes back once).
+    real_start = threading.Thread.start
+    real_run = threading.Thread.run
+    decided = threading.Event()
+    ran: list[str] = []
+
+    def start_then_interrupt(self: threading.Thread) -> None:
+        real_start(self)
+        if self.name == "victim":
+            raise KeyboardInterrupt
+
+    def run_when_decided(self: threading.Thread) -> None:
+        if self.name == "victim":
+            decided.wait()
+        real_run(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
+    monkeypatch.setattr(threading.Thread, "run", run_when_decided)
+    with threado.ThreadGroup(limit=1) as g:
+        with pytest.raises(KeyboardInterrupt):
+            g.spawn(ran.append, "victim ran", name="victim")
+        decided.set()
+        t = g.spawn(ran.append, "second ran")  # the slot came back
+    for plain in threading.enumerate():
+        if plain.name == "victim":
+            plain.join(timeout=10)
+    assert ran == ["second ran"]
+    assert g.threads == [t]
+    assert g._slots is not None
+    assert g._slots.value == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_group_spawns_interrupted_at_random_points_keep_exactly_the_threads_that_ran(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Ctrl-C before the OS thread starts, or racing its bootstrap for the
+    # launch token, or not at all: a thread is a member iff its function
+    # ran, nothing outlives the block, and every slot comes back once.
+    rng = random.Random(seed)
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        mode = rng.choice(("before", "after", "none")) if self.name.startswith("v-") else "none"
+        if mode == "before":
+            raise KeyboardInterrupt
+        real_start(self)
+        if mode == "after":
+            raise KeyboardInterrupt
+
+    ran: list[str] = []
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with threado.ThreadGroup(limit=3) as g:
+        for i in range(40):
+            try:
+                g.spawn(ran.append, f"v-{i}", name=f"v-{i}")
+            except KeyboardInterrupt:
+                pass
+    for plain in threading.enumerate():
+        if plain.name.startswith("v-"):
+            plain.join(timeout=10)  # a thread that lost the token ends at once
+    assert sorted(t.name for t in g.threads) == sorted(ran)
+    assert not any(t.is_alive() for t in g.threads)
+    assert g._slots is not None
+    assert g._slots.value == 3
 
 
 # -- next_done, iteration, join, cancel_remaining -----------------------------------

@@ -136,8 +136,14 @@ def test_patched_subprocess_run_is_cancellable() -> None:
         t = threado.spawn(subprocess.run, [sys.executable, "-c", "import time; time.sleep(60)"])
         wait_parked(t)
         print(t.cancel(timeout=10), t.cancelled)
-        kids = [p for p in os.listdir("/proc") if p.isdigit() and
-                open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
+        kids = []
+        for p in os.listdir("/proc"):
+            try:  # a process may end between listdir and open
+                with open(f"/proc/{p}/stat") as f:
+                    if p.isdigit() and f.read().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                        kids.append(p)
+            except OSError:
+                pass
         print(kids)
         """
     )

@@ -15,6 +15,7 @@ for type checkers only (see ``_typing``): ``import threado`` loads threading,
 queue and threado's core, nothing more.
 """
 
+from . import _lifecycle as _lifecycle  # registers the exit hook (Ctrl-C at exit)
 from . import _typing
 from ._condition import Condition as Condition
 from ._conditions import after as after

@@ -142,8 +142,9 @@ _nap_lock = _thread.allocate_lock()
 _nap_lock.acquire()
 
 #: Signal handlers that only raise (they end a wait by failing, never by
-#: waking it for progress), by module: SIGINT's default one and pytest-timeout's.
-_ABORT_ONLY_MODULES: Final = frozenset({"pytest_timeout"})
+#: waking it for progress), by module: SIGINT's default one and pytest-timeout's;
+#: the runner's (SIGTERM raises and cancels, the dump signal only writes).
+_ABORT_ONLY_MODULES: Final = frozenset({"pytest_timeout", "threado._runner"})
 
 _RETRY: Final[Any] = object()
 

@@ -175,11 +175,11 @@ class ThreadGroup:
             adopted.append(t)
 
         try:
-            return _spawn(func, args, name, daemon, adopt)
+            # _forget runs if it was adopted but will never run; a thread
+            # that did begin (Ctrl-C in start()) stays a member.
+            return _spawn(func, args, name, daemon, adopt, self._forget)
         except BaseException:
-            if adopted:  # adopted, but it could not start: it never runs
-                self._forget(adopted[0])
-            elif self._slots is not None:
+            if not adopted and self._slots is not None:
                 self._slots.release()
             raise
 

@@ -57,13 +57,25 @@ __all__ = [
 #: threado's own directory: its innermost frames (the waiting machinery) are
 #: left out of the stacks shown, which end at the caller's blocking call.
 _PACKAGE: Final = os.path.dirname(__file__) + os.sep
-#: Outermost frames that only start a thread, also left out.
+_RUNPY: Final = os.path.join(os.path.dirname(os.__file__), "runpy.py")
+#: Outermost frames that only start a thread or the program (runpy's, and
+#: threado's runner's, ``python -m threado``), also left out.
 _STARTERS: Final = frozenset(
     {
         (threading.__file__, "_bootstrap"),
         (threading.__file__, "_bootstrap_inner"),
         (threading.__file__, "run"),
         (os.path.join(os.path.dirname(__file__), "_threads.py"), "_bootstrap"),
+        *(
+            (runpy, name)
+            for runpy in ("<frozen runpy>", _RUNPY)
+            for name in ("_run_module_as_main", "_run_code")
+        ),
+        (os.path.join(os.path.dirname(__file__), "__main__.py"), "<module>"),
+        *(
+            (os.path.join(os.path.dirname(__file__), "_runner.py"), name)
+            for name in ("main", "_run_path", "_run_module")
+        ),
     }
 )
 

@@ -15,6 +15,16 @@ pays, and no OS-level join after it (the ending thread has only C-level
 teardown left). ``is_alive()`` reads the latch, so it is ``False`` once
 ``join``, ``wait`` or a blocking ``cancel`` returns, as with ``threading``.
 
+Launch handshake: ``threading.Thread.start()`` can raise after the OS
+thread began (a Ctrl-C in its wait for the thread to start), and the spawner
+cannot tell that from a start that failed. So each spawn makes a one-item
+launch token; the bootstrap takes it as its first act, and a spawner whose
+``start()`` raised tries to take it too (``_claim``: one atomic
+``list.pop``). If the spawner wins, the thread never runs its function and
+is forgotten (a group gives its slot back); if the bootstrap won, the thread
+runs and stays registered, a group member like any other, while the
+exception propagates.
+
 Threads that threado did not start (the main thread, plain ``threading``
 threads) get a handle on demand from :func:`current_thread`. Their end is
 noticed by a sentinel in thread-local storage (see ``_state``), so joining
@@ -393,21 +403,33 @@ def _report(name: str, exc: BaseException) -> None:
     formatting calls ``ast.parse`` (for its ``^^^`` markers), which must not
     run there (it corrupts the outer parse). So the record carries its
     traceback text ready-made, without those markers, and handlers use it.
+    The collector may also run in a thread's end hook, after ``threading``
+    forgot the thread: the record's ``threading.current_thread()`` then
+    registers a ``_DummyThread`` that would stay listed for ever, so it is
+    forgotten again.
     """
     import logging  # loaded by _logger() when the failure was recorded
 
     logger = _logger()
     if not logger.isEnabledFor(logging.ERROR):
         return
-    record = logger.makeRecord(
-        logger.name,
-        logging.ERROR,
-        __file__,
-        0,
-        "thread %r failed and its exception was never retrieved",
-        (name,),
-        (type(exc), exc, exc.__traceback__),
-    )
+    ident = threading.get_ident()
+    known = ident in threading._active  # type: ignore[attr-defined]
+    try:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "thread %r failed and its exception was never retrieved",
+            (name,),
+            (type(exc), exc, exc.__traceback__),
+        )
+    finally:
+        if not known:
+            with threading._active_limbo_lock:  # type: ignore[attr-defined]
+                if isinstance(threading._active.get(ident), threading._DummyThread):  # type: ignore[attr-defined]
+                    del threading._active[ident]  # type: ignore[attr-defined]
     record.exc_text = _plain_traceback(exc)
     logger.handle(record)
 
@@ -498,7 +520,10 @@ def _bootstrap(
     ctx: contextvars.Context,
     func: Callable[..., Any],
     args: tuple[Any, ...],
+    launch: list[None],
 ) -> None:
+    if not _claim(launch):
+        return  # the spawner's start() failed first: this thread must not run (see _spawn)
     # The end hook runs when CPython clears this thread's state, after the
     # last line of Python the thread runs (ours and threading's): joiners
     # woken by it find the thread gone, instead of waking only to wait for
@@ -549,10 +574,14 @@ def _spawn(
     name: str | None,
     daemon: bool,
     before_start: Callable[[Thread[Any]], None] | None = None,
+    not_started: Callable[[Thread[Any]], None] | None = None,
 ) -> Thread[T]:
     """:func:`spawn`; ``before_start(handle)`` runs before the thread starts
     (a group adopts it there, so that it is a member from its first line).
-    If it raises, no thread starts."""
+    If it raises, no thread starts. If starting raises, ``not_started(handle)``
+    runs when the thread will never run; when it did begin (a Ctrl-C in
+    ``start()``'s wait for it), it runs and stays registered, and the
+    exception still propagates."""
     if not callable(func):
         raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
     if name is None:
@@ -565,8 +594,12 @@ def _spawn(
     handle._name = name
     state.handle = handle
     ctx = contextvars.copy_context()
+    launch: list[None] = [None]  # the launch token (see _claim)
     thread = threading.Thread(
-        target=_bootstrap, args=(handle, state, ctx, func, args), name=name, daemon=bool(daemon)
+        target=_bootstrap,
+        args=(handle, state, ctx, func, args, launch),
+        name=name,
+        daemon=bool(daemon),
     )
     handle._thread = thread
     # Under patch(), threading.Thread.join() on this thread's object waits on
@@ -579,11 +612,31 @@ def _spawn(
     try:
         thread.start()
     except BaseException:
-        with _registry_lock:
-            _running.discard(handle)
-        state.handle = None
+        if _claim(launch):  # it never began, and now never will
+            with _registry_lock:
+                _running.discard(handle)
+            state.handle = None
+            thread.__dict__.pop("_threado_handle", None)  # a join() returns at once
+            if not_started is not None:
+                not_started(handle)
         raise
     return handle
+
+
+def _claim(launch: list[None]) -> bool:
+    """Take the launch token; ``True`` for the first taker only.
+
+    The bootstrap takes it as its first act, and a spawner whose
+    ``start()`` raised tries to: so either the thread runs and the spawner
+    keeps it, or the spawner forgets it and the thread, if its OS thread
+    did begin, returns at once. ``list.pop`` is one atomic operation, with
+    the GIL or without (the list's own lock).
+    """
+    try:
+        launch.pop()
+    except IndexError:
+        return False
+    return True
 
 
 def current_thread() -> Thread[Any]:
