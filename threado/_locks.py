@@ -50,6 +50,7 @@ import sys
 import sysconfig
 import warnings
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final
 
@@ -76,6 +77,10 @@ _get_ident = _thread.get_ident
 
 #: Built without the GIL: see :func:`use_free_threaded_paths`.
 _FREE_THREADED: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+#: Set by ``threado._sync_mode`` while a synchronous run exists: called before
+#: a blocking acquisition, where a seeded run may switch threads.
+sync_switch: Callable[[], None] | None = None
 
 
 class _LockWaiter(Waiter):
@@ -234,6 +239,8 @@ class Lock(_LockCore):
         """
         if blocking is not True and blocking is not False:
             blocking = check_blocking(blocking)
+        if sync_switch is not None and blocking:
+            sync_switch()  # a possible switch in a synchronous run
         if timeout == -1:
             if self._inner.acquire(False):
                 return True
@@ -339,6 +346,8 @@ class RLock(_LockCore):
         """
         if blocking is not True and blocking is not False:
             blocking = check_blocking(blocking)
+        if sync_switch is not None and blocking:
+            sync_switch()  # a possible switch in a synchronous run
         me = _get_ident()
         if timeout == -1:
             if self._owner == me:
