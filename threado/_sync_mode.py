@@ -508,13 +508,10 @@ class Run:
     # -- yields, outside, leaving ------------------------------------------
 
     def yield_turn(self, m: Member, always: bool) -> None:
+        if not (always or self.strategy.preempts):
+            return  # FIFO: only sleep(0) yields (the strategy never changes)
         with self.mutex:
-            if (
-                m.status != RUNNING
-                or not self.ready
-                or not (always or self.strategy.preempts)
-                or self.current is not m
-            ):
+            if m.status != RUNNING or not self.ready or self.current is not m:
                 return
             options = [m, *self.ready]
             idx = self._choose(options, True, m)
