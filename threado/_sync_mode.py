@@ -602,6 +602,8 @@ def join_spawned(spawner: ThreadState, st: ThreadState) -> None:
             return
         new = run._join_locked(st)
         run.ready.append(new)
+        if run.current is None:  # spawned from inside blocking(): the run was idle
+            run._dispatch_locked(None)
 
 
 def first_turn(st: ThreadState) -> None:
