@@ -7,9 +7,10 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from helpers import SLACK
+from helpers import SLACK, run_python
 
 import threado
 import threado.socket as tsocket
@@ -599,3 +600,57 @@ def test_explore_bad_arguments() -> None:
         tt.replay(lambda: None, schedule=(0, 1))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="does not fit"):
         tt.replay(lost_update, schedule=[5])
+
+
+def test_ctrl_c_while_waiting_for_the_turn_ends_the_ordering() -> None:
+    code = f"""
+        import os, signal, sys, threading
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        import threado
+
+        released = threading.Event()
+        waiting = threading.Event()
+
+        def hog():
+            waiting.set()
+            released.wait(30)  # a plain wait: it keeps the turn
+
+        def main():
+            t = threado.spawn(hog)
+            try:
+                threado.sleep(0)  # the turn goes to hog; main waits for it back
+            finally:
+                released.set()
+                t.join()
+
+        def interrupt():
+            waiting.wait(30)
+            while not released.is_set():
+                os.kill(os.getpid(), signal.SIGINT)
+                released.wait(0.2)
+
+        threading.Thread(target=interrupt).start()
+        try:
+            threado.run(main, synchronous=True)
+        except KeyboardInterrupt:
+            print("interrupted; in a run afterwards:", threado._state.get_state().sync)
+    """
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert "interrupted; in a run afterwards: None" in proc.stdout
+
+
+def test_explore_cancels_the_threads_a_deadlock_of_main_strands() -> None:
+    stranded: list[threado.Thread[bool]] = []
+
+    def main_blocks_last() -> None:
+        ev = threado.Event()
+        t = threado.spawn(ev.wait)  # parks first, forever
+        stranded.append(t)
+        threado.sleep(0)
+        t.join()  # main blocks last: main raises the Deadlock
+
+    with pytest.raises(threado.Deadlock):
+        tt.explore(main_blocks_last, runs=1)
+    stranded[0].wait(timeout=SLACK)
+    assert stranded[0].cancelled

@@ -31,7 +31,7 @@ from ._sync_mode import (
     check_seed,
     execute,
 )
-from ._threads import Thread
+from ._threads import Thread, handle_of
 
 __all__ = ["ExploreResult", "explore", "replay", "wait_parked"]
 
@@ -115,7 +115,17 @@ def _check_func(func: object) -> None:
 
 
 def _failure(run: Run, exc: BaseException | None) -> BaseException | None:
-    """The failure of a run: a Deadlock anywhere in it first, else ``exc``."""
+    """The failure of a run: a Deadlock anywhere in it first, else ``exc``.
+
+    The threads a deadlock left parked when the run ended (the main thread
+    raised it, say) could only be woken by the run, which is over: they are
+    cancelled, so that exploring leaves no thread behind.
+    """
+    if run.deadlock is not None:
+        for st in run.stranded:
+            h = handle_of(st)
+            if h is not None:
+                h.cancel(blocking=False)
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc  # the user stops the exploration: not a finding
     if run.deadlock is not None:
