@@ -654,3 +654,33 @@ def test_explore_cancels_the_threads_a_deadlock_of_main_strands() -> None:
         tt.explore(main_blocks_last, runs=1)
     stranded[0].wait(timeout=SLACK)
     assert stranded[0].cancelled
+
+
+@pytest.mark.parametrize("seed", [None, 0, 5])
+def test_wait_barrier_semaphore_rlock_and_blocking_cancel_inside(seed: int | None) -> None:
+    def main() -> list[object]:
+        out: list[object] = []
+        barrier = threado.Barrier(3)
+        sem = threado.BoundedSemaphore(2)
+        rlock = threado.RLock()
+        ev = threado.Event()
+
+        def party(k: int) -> int:
+            with sem, rlock, rlock:
+                threado.checkpoint()
+            return barrier.wait()
+
+        parties = [threado.spawn(party, k) for k in range(3)]
+        done = threado.wait(parties, return_when=threado.ALL_COMPLETED)
+        out.append(len(done))
+        out.append(sorted(p.join() for p in parties))
+        sleeper = threado.spawn(threado.sleep, 50)
+        first = threado.wait([ev, sleeper], timeout=10)
+        out.append(first)  # neither within 10 virtual seconds
+        out.append(sleeper.cancel())  # a blocking cancel: waits for its end
+        with pytest.raises(TimeoutError):
+            threado.spawn(ev.wait).join(timeout=1)
+        ev.set()
+        return out
+
+    assert threado.run(main, synchronous=True, seed=seed) == [3, [0, 1, 2], [], True]

@@ -548,9 +548,13 @@ class _OutsidePoller:
 
 
 def _wrap_poller(m: Member) -> None:
+    """Make the member's descriptor waits give the turn away while they block."""
     from ._fdwait import _wakeup_for
 
-    w = _wakeup_for(m.state)
+    try:
+        w = _wakeup_for(m.state)
+    except OSError:  # no descriptor left: its descriptor waits keep the turn
+        return
     if not isinstance(w.poller, _OutsidePoller):
         w.poller = _OutsidePoller(w.poller, m)  # type: ignore[assignment]
 
