@@ -684,3 +684,29 @@ def test_wait_barrier_semaphore_rlock_and_blocking_cancel_inside(seed: int | Non
         return out
 
     assert threado.run(main, synchronous=True, seed=seed) == [3, [0, 1, 2], [], True]
+
+
+def test_no_deadlock_while_waiting_for_a_signal_or_a_future() -> None:
+    import concurrent.futures
+    import os
+    import signal
+
+    saved = signal.getsignal(signal.SIGUSR2)  # signalled() installs a dispatcher
+
+    def main() -> list[object]:
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        plain = threading.Timer(0.01, fut.set_result, (5,))
+        plain.start()
+        got = threado.wait([fut])  # the run is idle: only the timer thread can end it
+        plain.join()
+        cond = threado.signalled(signal.SIGUSR2)
+        sender = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGUSR2))
+        sender.start()
+        threado.wait([cond])
+        sender.join()
+        return [len(got), cond.count > 0]
+
+    try:
+        assert threado.run(main, synchronous=True, seed=0) == [1, True]
+    finally:
+        signal.signal(signal.SIGUSR2, saved)

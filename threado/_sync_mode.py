@@ -60,8 +60,9 @@ order. A run with ``sleep(3600)`` ends at once, and timeouts fire
 deterministically. A wait of ``threading.TIMEOUT_MAX`` or more counts as
 having no deadline.
 
-*Exact deadlock.* When nothing is ready, no member has a deadline and none
-is outside, no member can ever run again (threads outside the run cannot be
+*Exact deadlock.* When nothing is ready, no member has a deadline, none
+is outside and none waits in ``threado.wait()`` for a signal or a
+``concurrent.futures`` future, no member can ever run again (threads outside the run cannot be
 seen: see the docs). The member that parked last is made ready with its
 ``deadlocked`` flag; its wait raises :class:`~threado.Deadlock` with the
 §8 report.
@@ -192,6 +193,21 @@ def _switch_before_acquire() -> None:
         yield_turn(st, False)
 
 
+def _woken_from_outside(what: object) -> bool:
+    """Whether a ``threado.wait()`` waits for what only the outside can bring:
+    a signal, or a ``concurrent.futures`` future (its executor's threads are
+    not in the run)."""
+    items = getattr(what, "items", None)
+    if type(what).__name__ != "_Waiting" or not isinstance(items, list):
+        return False
+    from ._conditions import signalled
+
+    return any(
+        isinstance(x, signalled) or type(x).__module__.startswith("concurrent.futures")
+        for x in items
+    )
+
+
 class Run:
     """The scheduling state of one synchronous run (see the module docstring)."""
 
@@ -284,7 +300,7 @@ class Run:
             if self.outside:
                 return  # idle until something outside readies a member
             parked = [x for x in self.members if x.status == PARKED]
-            if not parked:
+            if not parked or any(_woken_from_outside(x.state.waiting_on) for x in parked):
                 return
             victim = max(parked, key=lambda x: x.parked_at)
             victim.deadlocked = True
