@@ -161,7 +161,8 @@ def explore(
       ``d = max_preemptions + 1`` with probability at least
       ``1 / (n * k**(d - 1))`` per run, for ``n`` threads and ``k`` steps);
     * ``"dfs"``: every interleaving with at most ``max_preemptions``
-      preemptions, depth first, up to ``runs`` schedules.
+      preemptions, depth first, up to ``runs`` schedules (``seed`` is not
+      used: the search is the same every time).
 
     A run fails if ``func`` raises, or if a :class:`~threado.Deadlock` was
     raised in any of its threads. ``func`` should join the threads it
