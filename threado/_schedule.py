@@ -102,13 +102,20 @@ class PCTStrategy(Strategy):
 
 
 class PrefixStrategy(Strategy):
-    """Follow ``schedule`` (one choice per decision with several options), then FIFO-like 0."""
+    """Follow ``schedule`` (one choice per decision with several options), then take 0.
+
+    A choice that does not fit (the run took another path than the one the
+    schedule was recorded on) is not raised here, in the middle of passing
+    the turn: it is kept in ``mismatch`` and the first option taken; the
+    caller reports it after the run.
+    """
 
     name = "dfs"
 
     def __init__(self, schedule: list[int]) -> None:
         self.schedule = schedule
         self.pos = 0
+        self.mismatch: str | None = None
 
     def pick(self, options: list[Member], yielding: bool, step: int, decider: Member | None) -> int:
         if len(options) < 2:
@@ -117,10 +124,11 @@ class PrefixStrategy(Strategy):
         self.pos += 1
         if pos < len(self.schedule):
             c = self.schedule[pos]
-            if not 0 <= c < len(options):
-                raise RuntimeError(
-                    f"schedule does not fit this run: decision {pos} has {len(options)} "
+            if 0 <= c < len(options):
+                return c
+            if self.mismatch is None:
+                self.mismatch = (
+                    f"the schedule does not fit this run: decision {pos} has {len(options)} "
                     f"options, the schedule chose {c} (is the program deterministic?)"
                 )
-            return c
         return 0

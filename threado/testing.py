@@ -236,8 +236,11 @@ def _next_prefix(decisions: list[tuple[int, int, bool]], bound: int) -> list[int
 def _explore_dfs(func: Callable[[], object], runs: int, bound: int) -> ExploreResult:
     prefix: list[int] = []
     for n in range(1, runs + 1):
-        run, _result, exc = execute(func, (), PrefixStrategy(prefix))
+        strat = PrefixStrategy(prefix)
+        run, _result, exc = execute(func, (), strat)
         failure = _failure(run, exc)
+        if failure is None and strat.mismatch is not None:
+            raise RuntimeError(f"explore(strategy='dfs'): {strat.mismatch}")
         if failure is not None:
             _raise_with_note(
                 failure,
@@ -303,4 +306,6 @@ def replay(
     failure = _failure(run, exc)
     if failure is not None:
         _raise_with_note(failure, f"replay: failed with {what}")
+    if isinstance(strat, PrefixStrategy) and strat.mismatch is not None:
+        raise RuntimeError(f"replay(): {strat.mismatch}")
     return cast(T, result)
