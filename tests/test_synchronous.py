@@ -710,3 +710,43 @@ def test_no_deadlock_while_waiting_for_a_signal_or_a_future() -> None:
         assert threado.run(main, synchronous=True, seed=0) == [1, True]
     finally:
         signal.signal(signal.SIGUSR2, saved)
+
+
+def test_a_signal_handler_waiting_while_its_thread_waits_for_the_turn() -> None:
+    code = f"""
+        import os, signal, sys, threading
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        import threado
+
+        released = threading.Event()
+        waiting = threading.Event()
+        handled = []
+
+        def handler(signum, frame):
+            handled.append(threado.Event().wait(timeout=0.01))  # a threado wait
+            released.set()
+
+        signal.signal(signal.SIGUSR1, handler)
+
+        def hog():
+            waiting.set()
+            released.wait(30)  # a plain wait: it keeps the turn
+
+        def main():
+            t = threado.spawn(hog)
+            threado.sleep(0)  # the turn goes to hog; main waits for it back
+            t.join()
+            return "main ended"
+
+        def poke():
+            waiting.wait(30)
+            while not released.is_set():
+                os.kill(os.getpid(), signal.SIGUSR1)
+                released.wait(0.2)
+
+        threading.Thread(target=poke).start()
+        print(threado.run(main, synchronous=True), handled[:1])
+    """
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert "main ended [False]" in proc.stdout

@@ -71,7 +71,8 @@ seen: see the docs). The member that parked last is made ready with its
 after the hooks that wake its joiners), passing the turn on. When ``main``
 returns the run *dissolves*: remaining members get their own tokens back
 and run freely, in real time. An asynchronous exception (``KeyboardInterrupt``)
-while a thread waits for its turn dissolves the run too.
+while a thread waits for its turn dissolves the run too, and so does a
+signal handler that makes a threado wait then: the order cannot be kept.
 """
 
 from __future__ import annotations
@@ -354,6 +355,11 @@ class Run:
                 return False
             elif status == OUTSIDE:
                 return self._park_outside(m, timeout)
+            elif status != RUNNING or self.current is not m:
+                # A signal handler waits while its thread waits for the turn:
+                # the order cannot be kept; the run's threads go on freely.
+                status = GONE
+                real = m.real
             else:
                 m.status = PARKED
                 if timeout < 0 or timeout >= TIMEOUT_MAX:
@@ -365,6 +371,8 @@ class Run:
                 m.parked_at = self._parks
                 self._next_locked(m)
         if status == GONE:
+            if m.status != GONE:
+                self.dissolve()
             return real.acquire(blocking, timeout)
         self._await_turn(m)
         with self.mutex:
