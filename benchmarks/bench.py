@@ -52,6 +52,7 @@ from cases import (  # noqa: E402
     locks,
     queues,
     sockets,
+    synchronous,
     threads,
     wait,
 )
@@ -68,6 +69,7 @@ CASES: list[Case] = [
     *groups.CASES,
     *sockets.CASES,
     *wait.CASES,
+    *synchronous.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

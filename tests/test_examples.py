@@ -84,6 +84,13 @@ EXPECTED: dict[str, list[str]] = {
         "main: never started: ['job-8', 'job-9']",
         "main: still running: []",
     ],
+    "explore_race.py": [
+        "explore: money appeared or vanished: ",
+        "  note: explore: failed with seed=",
+        "replay 1 with seed=",
+        "replay 3 with seed=",
+        "with the lock, every schedule passed: exhausted=True after ",
+    ],
     "deadlock.py": [
         "deadlock: 'philosopher-",
         "  waiting on <locked threado.RLock object owner=philosopher-",

@@ -31,7 +31,7 @@ def test_public_classes_say_threado_in_tracebacks() -> None:
 
 
 def test_testing_module_exports() -> None:
-    assert threado.testing.__all__ == ["wait_parked"]
+    assert threado.testing.__all__ == ["ExploreResult", "explore", "replay", "wait_parked"]
 
 
 def test_importing_threado_patches_nothing_and_starts_no_thread() -> None:

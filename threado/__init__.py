@@ -54,6 +54,7 @@ from ._scopes import timeout_at as timeout_at
 from ._semaphores import BoundedSemaphore as BoundedSemaphore
 from ._semaphores import Semaphore as Semaphore
 from ._simplequeue import SimpleQueue as SimpleQueue
+from ._sync_mode import blocking as blocking
 from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run
@@ -143,6 +144,7 @@ __all__ = [
     "TimeoutScope",
     "after",
     "as_completed",
+    "blocking",
     "cancel_requested",
     "checkpoint",
     "clock",

@@ -111,7 +111,7 @@ from ._queues import Queue
 from ._semaphores import Semaphore
 from ._state import ThreadState, clock
 from ._threads import Thread
-from ._typing import TYPE_CHECKING
+from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,6 +156,8 @@ def _nap(seconds: float = _PAUSE) -> None:
 def _on_park(rec: _Park) -> BaseException | None:
     """The parking hook: ``rec`` is registered; return a Deadlock if it closes one."""
     what = rec[2]
+    if rec[0].sync is not None:
+        return None  # a synchronous run detects its deadlocks exactly (sync_report)
     if type(what) is RLock:
         owner = what._owner
         if owner is not None and owner in _parked and owner != _get_ident():
@@ -425,7 +427,13 @@ def _make_report(me: _Park, frame: FrameType | None, recs: dict[int, _Park], rul
         snapshot(i, frames.get(i), recs[i][0], held.get(i)) for i in order
     ]
     me_name = snaps[0].name
-    if rule == "cycle":
+    if rule == "sync":
+        head = (
+            f"deadlock: {me_name!r} would wait forever for {safe_repr(me[2])}: no thread of "
+            f"the synchronous run can run ({len(snaps)} parked with no deadline, none "
+            "blocked outside)"
+        )
+    elif rule == "cycle":
         head = (
             f"deadlock: {me_name!r} would wait forever for {safe_repr(me[2])}: "
             f"{len(snaps)} threads wait, with no deadline, for RLocks owned by each other "
@@ -439,6 +447,15 @@ def _make_report(me: _Park, frame: FrameType | None, recs: dict[int, _Park], rul
         )
     body = format_snapshots(snaps, clock())
     return Deadlock(f"{head}\n{body}", snaps)
+
+
+def sync_report(me: ThreadState, others: list[ThreadState], frame: FrameType | None) -> Deadlock:
+    """The report of a synchronous run's exact deadlock (``threado._sync_mode``):
+    ``me`` parked last, ``others`` are the run's other parked threads."""
+    recs: dict[int, _Park] = {
+        st.ident or 0: cast(_Park, (st, None, st.waiting_on)) for st in [me, *others]
+    }
+    return _make_report(recs[me.ident or 0], frame, recs, "sync")
 
 
 # -- switching it on and off -------------------------------------------------------

@@ -65,6 +65,7 @@ from ._state import FREE_THREADED, ThreadState, clock, get_state, thread_name, u
 from ._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Final
 
 __all__ = ["FAIR_AFTER", "Lock", "RLock"]
@@ -77,6 +78,10 @@ _get_ident = _thread.get_ident
 
 #: Built without the GIL: see :func:`use_free_threaded_paths`.
 _FREE_THREADED: Final = FREE_THREADED
+
+#: Set by ``threado._sync_mode`` while a synchronous run exists: called before
+#: a blocking acquisition, where a seeded run may switch threads.
+sync_switch: Callable[[], None] | None = None
 
 
 class _LockWaiter(Waiter):
@@ -235,6 +240,8 @@ class Lock(_LockCore):
         """
         if blocking is not True and blocking is not False:
             blocking = check_blocking(blocking)
+        if sync_switch is not None and blocking:
+            sync_switch()  # a possible switch in a synchronous run
         if timeout == -1:
             if self._inner.acquire(False):
                 return True
@@ -342,6 +349,8 @@ class RLock(_LockCore):
         """
         if blocking is not True and blocking is not False:
             blocking = check_blocking(blocking)
+        if sync_switch is not None and blocking:
+            sync_switch()  # a possible switch in a synchronous run
         me = _get_ident()
         if timeout == -1:
             if self._owner == me:

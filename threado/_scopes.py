@@ -34,6 +34,7 @@ from ._errors import ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
 from ._state import ScopeLike, ThreadState, get_state, local
 from ._state import clock as _monotonic
+from ._sync_mode import yield_turn
 from ._typing import TYPE_CHECKING, TypeVar, TypeVarTuple, overload
 
 if TYPE_CHECKING:
@@ -329,7 +330,8 @@ def checkpoint() -> None:
     """Raise :class:`ThreadCancelled` if the calling thread must stop.
 
     An explicit blocking point for loops that otherwise never block. It does
-    not yield the processor; ``sleep(0)`` does.
+    not yield the processor; ``sleep(0)`` does. In a seeded synchronous run
+    it is a possible switch to another thread of the run.
 
     Raises:
         ThreadCancelled: the thread was cancelled, or a deadline passed.
@@ -337,6 +339,8 @@ def checkpoint() -> None:
     st = local.state
     if st is None:
         return  # a thread that never used threado has nothing to raise
+    if st.sync is not None:  # in a synchronous run: a possible switch
+        yield_turn(st, False)
     if st.cancel is not None or st.deadline is not None:
         st.check()
 
@@ -358,13 +362,21 @@ def sleep(seconds: float) -> None:
     st = get_state()
     st.check()
     if seconds == 0:
-        _yield(0)
+        if st.sync is not None:  # in a synchronous run: the turn goes round
+            yield_turn(st, True)
+            st.check()
+        else:
+            _yield(0)
         return
     park_until(st, _monotonic() + seconds, "sleep")
 
 
 def clock() -> float:
     """Return the clock of every threado deadline: :func:`time.monotonic`.
+
+    Inside a synchronous run (``threado.run(..., synchronous=True)``) it is
+    the run's virtual clock, which jumps to the next deadline when every
+    thread of the run waits.
 
     :func:`timeout_at`, :func:`ignore_at` and :func:`current_deadline` use
     its values.

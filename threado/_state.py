@@ -70,7 +70,23 @@ __all__ = [
     "unpark",
 ]
 
-clock = time.monotonic
+_monotonic = time.monotonic
+
+#: Set by ``threado._sync_mode`` while a synchronous run exists: returns the
+#: virtual time of the calling thread's run, or ``None`` outside any run.
+virtual_now: Callable[[], float | None] | None = None
+
+
+def clock() -> float:
+    """The clock of every threado deadline: ``time.monotonic()``, or the
+    virtual time of a synchronous run for its threads (one global test)."""
+    now = virtual_now
+    if now is not None:
+        t = now()
+        if t is not None:
+            return t
+    return _monotonic()
+
 
 #: The longest single block on a lock (``threading.TIMEOUT_MAX``); longer
 #: waits re-block after waking.
@@ -131,6 +147,7 @@ class ThreadState:
         "handle",
         "ident",
         "scopes",
+        "sync",
         "token",
         "visible_from",
         "wait_since",
@@ -161,6 +178,8 @@ class ThreadState:
         self.ident: int | None = None
         # Called once when a thread that threado did not start ends.
         self.end_hooks: list[Callable[[], object]] | None = None
+        # Its membership of a synchronous run (threado._sync_mode), or None.
+        self.sync: object = None
 
     # -- cancellation ------------------------------------------------------
 

@@ -53,6 +53,7 @@ import sys
 import threading
 import weakref
 
+from . import _sync_mode
 from ._errors import CancelReason, ThreadCancelled, ThreadError
 from ._parking import Latch, deadline_from_timeout, wake_watchers
 from ._scopes import shield
@@ -529,6 +530,8 @@ def _bootstrap(
     # woken by it find the thread gone, instead of waking only to wait for
     # the interpreter lock while it finishes.
     install_state(state, [handle._end, lambda: wake_watchers(state)])
+    if state.sync is not None:  # a synchronous run's thread: wait for the first turn
+        _sync_mode.first_turn(state)
     result: Any = None
     error: BaseException | None = None
     try:
@@ -609,6 +612,9 @@ def _spawn(
         before_start(handle)
     with _registry_lock:
         _running.add(handle)
+    spawner = lookup_state()
+    if spawner is not None and spawner.sync is not None:
+        _sync_mode.join_spawned(spawner, state)  # joins the run's turn order now
     try:
         thread.start()
     except BaseException:
@@ -617,6 +623,7 @@ def _spawn(
                 _running.discard(handle)
             state.handle = None
             thread.__dict__.pop("_threado_handle", None)  # a join() returns at once
+            _sync_mode.leave(state)
             if not_started is not None:
                 not_started(handle)
         raise
@@ -742,19 +749,32 @@ def _record_outcome(thread: threading.Thread, h: Thread[Any]) -> None:
     thread._invoke_excepthook = record_then_invoke  # type: ignore[attr-defined]
 
 
-def run(func: Callable[[*Ts], T], *args: *Ts) -> T:
+def run(
+    func: Callable[[*Ts], T], *args: *Ts, synchronous: bool = False, seed: int | None = None
+) -> T:
     """Run ``func(*args)`` in the calling thread as the program's root.
 
     Exceptions propagate unwrapped. Optional: everything in threado works
     without it.
 
+    With ``synchronous=True``, ``func`` and every threado thread it spawns
+    (transitively) run one at a time, switching only at blocking points, in
+    virtual time (see ``docs/synchronous.rst``): in FIFO order, or with an
+    integer ``seed`` in a pseudo-random order that the same seed reproduces.
+
     Raises:
-        TypeError: ``func`` is not callable.
+        TypeError: ``func`` is not callable, or ``seed`` is not an integer.
+        ValueError: a ``seed`` without ``synchronous=True``.
+        RuntimeError: ``synchronous=True`` inside a synchronous run.
     """
     if not callable(func):
         raise TypeError(f"run() needs a callable, not {type(func).__name__}")
     current_thread()
-    return func(*args)
+    if not synchronous:
+        if seed is not None:
+            raise ValueError("run(): a seed needs synchronous=True")
+        return func(*args)
+    return cast(T, _sync_mode.run_main(func, args, seed))
 
 
 def _after_fork_in_child() -> None:

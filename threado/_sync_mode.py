@@ -1,0 +1,705 @@
+"""Synchronous runs: the threads of a run take turns, switching only where they block.
+
+``threado.run(main, synchronous=True, seed=None)`` makes ``main`` and every
+threado thread spawned inside it (transitively) the *members* of a
+:class:`Run`. Exactly one member holds the run's *turn* at a time; the
+others wait for it. A member gives the turn away only at a blocking point,
+so the code between two blocking points runs without any other member
+interleaving. Members stay real OS threads.
+
+Theory of operation
+-------------------
+
+*Where a thread blocks.* Every threado wait ends in ``_parking.block``,
+which acquires the thread's wake-up token (``ThreadState.token``), and every
+wake-up releases it. A member's token is a :class:`SyncToken`, so no hook on
+the wait path is needed: acquiring it *parks* the member in the run (it
+gives the turn to the next member and waits for its turn to come back), and
+releasing it makes a parked member *ready*. Outside runs tokens are plain
+``_thread`` locks, untouched: the cost outside a run is nil on the wait
+path, one global test in :func:`~threado._state.clock`, one in lock
+acquisition and one thread-state test in ``checkpoint()``.
+
+*The turn.* Each member has a ``baton``, a ``_thread`` lock held while it is
+not its turn; whoever passes the turn releases the baton of the chosen
+member, which then acquires it (it may already be released: a semaphore of
+one, so order does not matter). All scheduling state is guarded by the run's
+``mutex``. Under it:
+
+* ``current`` is the member holding the turn, or ``None`` when no member can
+  run (the run is *idle*: it waits for a member blocked *outside*, or for a
+  wake-up from a thread outside the run, to make one ready);
+* every live member is in exactly one status: ``RUNNING`` (``current``),
+  ``READY`` (in ``ready``, waiting for the turn), ``PARKED`` (in a threado
+  wait, with a virtual ``deadline`` or none), ``OUTSIDE`` (in
+  :func:`blocking` or a descriptor wait: counted in ``outside``);
+* a ``PARKED`` member whose token is released becomes ``READY`` at once,
+  appended to ``ready``: wake-ups made by the turn holder therefore enter the
+  order in the order they were made (a cancel from inside the run wakes its
+  target in turn order).
+
+*Choosing.* When the holder parks, yields or leaves, the :class:`Strategy`
+chooses among ``ready`` (plus the holder itself at a yield). FIFO takes the
+first; :class:`RandomStrategy` draws from ``random.Random(seed)``;
+:class:`PCTStrategy` runs the highest priority; :class:`PrefixStrategy`
+follows a recorded list of choices, then takes the first (DFS and replay).
+Every decision with more than one option is recorded as ``(choice,
+options, yield)``: the *schedule*. Choices index an ordered list (``ready``
+in arrival order, the yielding thread first), so a schedule replays exactly
+whenever the program itself is deterministic given its interleaving.
+
+*Yields.* With a strategy that preempts (every seeded one), ``checkpoint()``
+and the acquisition of a threado ``Lock``/``RLock`` are possible switches;
+``sleep(0)`` always is. ``spawn()`` is not: the new member joins ``ready``.
+
+*Virtual time.* Inside a run, :func:`threado.clock` returns the run's
+virtual ``now`` (it starts at the real monotonic time). Time passes only
+when nothing is ready: ``now`` jumps to the earliest deadline of a parked
+member, as trio's autojump clock does, and the members due wake in deadline
+order. A run with ``sleep(3600)`` ends at once, and timeouts fire
+deterministically. A wait of ``threading.TIMEOUT_MAX`` or more counts as
+having no deadline.
+
+*Exact deadlock.* When nothing is ready, no member has a deadline, none
+is outside and none waits in ``threado.wait()`` for a signal or a
+``concurrent.futures`` future, no member can ever run again (threads outside the run cannot be
+seen: see the docs). The member that parked last is made ready with its
+``deadlocked`` flag; its wait raises :class:`~threado.Deadlock` with the
+§8 report.
+
+*Leaving.* A spawned member leaves the run at its very end (an end hook,
+after the hooks that wake its joiners), passing the turn on. When ``main``
+returns the run *dissolves*: remaining members get their own tokens back
+and run freely, in real time. An asynchronous exception (``KeyboardInterrupt``)
+while a thread waits for its turn dissolves the run too, and so does a
+signal handler that makes a threado wait then: the order cannot be kept.
+"""
+
+from __future__ import annotations
+
+import _thread
+import math
+import sys
+import time
+from types import TracebackType
+
+from . import _state
+from ._errors import Deadlock
+from ._schedule import FIFOStrategy, PCTStrategy, PrefixStrategy, RandomStrategy, Strategy
+from ._state import TIMEOUT_MAX, ThreadState, local
+from ._typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from _thread import LockType
+    from collections.abc import Callable
+    from typing import Any, Final
+
+__all__ = [
+    "FIFOStrategy",
+    "PCTStrategy",
+    "PrefixStrategy",
+    "RandomStrategy",
+    "Run",
+    "Strategy",
+    "blocking",
+    "check_seed",
+    "execute",
+    "first_turn",
+    "join_spawned",
+    "leave",
+    "run_main",
+    "yield_turn",
+]
+
+RUNNING: Final = 0
+READY: Final = 1
+PARKED: Final = 2
+OUTSIDE: Final = 3
+GONE: Final = 4
+
+
+class Member:
+    """One thread of a run."""
+
+    __slots__ = (
+        "baton",
+        "deadline",
+        "deadlocked",
+        "outside_parked",
+        "parked_at",
+        "pending",
+        "prio",
+        "real",
+        "run",
+        "seq",
+        "state",
+        "status",
+    )
+
+    def __init__(self, run: Run, state: ThreadState, seq: int) -> None:
+        self.run = run
+        self.state = state
+        self.seq = seq
+        # Held while it is not this member's turn (see the module docstring).
+        self.baton = _thread.allocate_lock()
+        self.baton.acquire()
+        self.status = READY
+        # A wake-up token is pending (the SyncToken's "released").
+        self.pending = False
+        self.deadline: float | None = None
+        self.deadlocked = False
+        # Parked in a wait while OUTSIDE: its baton is its token then.
+        self.outside_parked = False
+        self.parked_at = 0
+        self.prio = 0.0
+        # The thread's own token, given back when it leaves the run.
+        self.real: LockType = state.token
+
+
+class SyncToken:
+    """A member's wake-up token: acquiring parks in the run, releasing readies."""
+
+    __slots__ = ("member",)
+
+    def __init__(self, member: Member) -> None:
+        self.member = member
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        m = self.member
+        return m.run.park(m, blocking, timeout)
+
+    def release(self) -> None:
+        m = self.member
+        m.run.wake(m)
+
+    def locked(self) -> bool:
+        return not self.member.pending
+
+
+# -- the run ----------------------------------------------------------------
+
+_runs_mutex = _thread.allocate_lock()
+_active_runs = 0
+
+
+def _virtual_now() -> float | None:
+    """The calling thread's virtual time, or ``None`` outside any run."""
+    st = local.state
+    m = st.sync if st is not None else None
+    return None if m is None else cast(Member, m).run.now
+
+
+def _switch_before_acquire() -> None:
+    st = local.state
+    if st is not None and st.sync is not None:
+        yield_turn(st, False)
+
+
+def _woken_from_outside(what: object) -> bool:
+    """Whether a ``threado.wait()`` waits for what only the outside can bring:
+    a signal, or a ``concurrent.futures`` future (its executor's threads are
+    not in the run)."""
+    items = getattr(what, "items", None)
+    if type(what).__name__ != "_Waiting" or not isinstance(items, list):
+        return False
+    from ._conditions import signalled
+
+    return any(
+        isinstance(x, signalled) or type(x).__module__.startswith("concurrent.futures")
+        for x in items
+    )
+
+
+class Run:
+    """The scheduling state of one synchronous run (see the module docstring)."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        # Re-entrant: a signal handler's cancel (an unpark) can reach wake()
+        # in a thread that is inside the run's critical section.
+        self.mutex = _thread.RLock()
+        self.strategy = strategy
+        self.members: list[Member] = []  # live members, in join order
+        self.ready: list[Member] = []  # in the order they became ready
+        self.current: Member | None = None
+        self.outside = 0
+        self.now = time.monotonic()
+        self.dissolved = False
+        #: The schedule: (choice, options, at a yield) of each decision with options.
+        self.decisions: list[tuple[int, int, bool]] = []
+        self.steps = 0
+        #: The first Deadlock raised in the run.
+        self.deadlock: Deadlock | None = None
+        #: The threads parked with no deadline when the run ended.
+        self.stranded: list[ThreadState] = []
+        self._seq = 0
+        self._parks = 0
+
+    # -- membership (under mutex) ---------------------------------------------
+
+    def _join_locked(self, st: ThreadState) -> Member:
+        m = Member(self, st, self._seq)
+        self._seq += 1
+        self.members.append(m)
+        self.strategy.on_join(m)
+        st.sync = m
+        st.token = cast("LockType", SyncToken(m))
+        return m
+
+    def _remove_locked(self, m: Member) -> None:
+        if m.status == OUTSIDE:
+            self.outside -= 1
+        if m in self.ready:
+            self.ready.remove(m)
+        m.status = GONE
+        self.members.remove(m)
+        st = m.state
+        st.sync = None
+        st.token = m.real
+        if m.pending:
+            m.pending = False
+            try:
+                m.real.release()
+            except RuntimeError:
+                pass
+
+    # -- passing the turn (under mutex) ------------------------------------
+
+    def _choose(self, options: list[Member], yielding: bool, decider: Member | None) -> int:
+        self.steps += 1
+        idx = self.strategy.pick(options, yielding, self.steps, decider)
+        if len(options) > 1:
+            self.decisions.append((idx, len(options), yielding))
+        return idx
+
+    def _give_locked(self, m: Member) -> None:
+        m.status = RUNNING
+        self.current = m
+        m.baton.release()
+
+    def _dispatch_locked(self, decider: Member | None) -> None:
+        idx = self._choose(self.ready, False, decider)
+        self._give_locked(self.ready.pop(idx))
+
+    def _advance_locked(self) -> bool:
+        """Jump the clock to the earliest deadline; ready those due."""
+        timed = [x for x in self.members if x.status == PARKED and x.deadline is not None]
+        if not timed:
+            return False
+        t = min(cast(float, x.deadline) for x in timed)
+        if t > self.now:
+            self.now = t
+        for x in sorted(timed, key=lambda x: (x.deadline, x.seq)):
+            if cast(float, x.deadline) <= self.now:
+                x.status = READY
+                x.deadline = None
+                self.ready.append(x)
+        return True
+
+    def _next_locked(self, decider: Member | None) -> None:
+        """The turn holder gave the turn up: pass it on, or go idle."""
+        self.current = None
+        if not self.ready and not self._advance_locked():
+            if self.outside:
+                return  # idle until something outside readies a member
+            parked = [x for x in self.members if x.status == PARKED]
+            if not parked or any(_woken_from_outside(x.state.waiting_on) for x in parked):
+                return
+            victim = max(parked, key=lambda x: x.parked_at)
+            victim.deadlocked = True
+            victim.status = READY
+            self.ready.append(victim)
+        self._dispatch_locked(decider)
+
+    def _await_turn(self, m: Member) -> None:
+        try:
+            m.baton.acquire()
+        except BaseException:
+            # An asynchronous exception (KeyboardInterrupt) while waiting for
+            # the turn: the run cannot go on in order; its threads run free.
+            self.dissolve()
+            raise
+
+    # -- the token's side ----------------------------------------------------
+
+    def wake(self, m: Member) -> None:
+        """Release ``m``'s token (any thread, also outside the run)."""
+        with self.mutex:
+            if m.status == GONE:
+                try:
+                    m.real.release()  # it left: its own token again
+                except RuntimeError:
+                    pass
+                return
+            if m.pending:
+                return
+            m.pending = True
+            if m.status == PARKED:
+                m.status = READY
+                m.deadline = None
+                self.ready.append(m)
+                if self.current is None:
+                    self._dispatch_locked(None)
+            elif m.outside_parked:
+                m.outside_parked = False
+                m.baton.release()
+
+    def park(self, m: Member, blocking: bool, timeout: float) -> bool:
+        """Acquire ``m``'s token: the member's thread blocks in a threado wait."""
+        with self.mutex:
+            status = m.status
+            if status == GONE:
+                real = m.real
+            elif m.pending:
+                m.pending = False
+                return True
+            elif not blocking:
+                return False
+            elif status == OUTSIDE:
+                return self._park_outside(m, timeout)
+            elif status != RUNNING or self.current is not m:
+                # A signal handler waits while its thread waits for the turn:
+                # the order cannot be kept; the run's threads go on freely.
+                status = GONE
+                real = m.real
+            else:
+                m.status = PARKED
+                if timeout < 0 or timeout >= TIMEOUT_MAX:
+                    m.deadline = None
+                else:
+                    d = self.now + timeout
+                    m.deadline = d if d > self.now else math.nextafter(self.now, math.inf)
+                self._parks += 1
+                m.parked_at = self._parks
+                self._next_locked(m)
+        if status == GONE:
+            if m.status != GONE:
+                self.dissolve()
+            return real.acquire(blocking, timeout)
+        self._await_turn(m)
+        with self.mutex:
+            if m.status == GONE:
+                return True  # dissolved meanwhile: a spurious wake-up
+            if m.deadlocked:
+                m.deadlocked = False
+                dead = True
+            else:
+                dead = False
+                got = m.pending
+                m.pending = False
+        if dead:
+            exc = self._report(m)
+            try:
+                raise exc
+            finally:
+                exc = None  # type: ignore[assignment]  # no frame cycle
+        return got
+
+    def _park_outside(self, m: Member, timeout: float) -> bool:
+        """A wait of a member inside ``blocking()``: not in turn, real time.
+
+        Called with the mutex held (re-entrant, so released around the block).
+        """
+        m.outside_parked = True
+        self.mutex.release()
+        try:
+            m.baton.acquire(True, timeout if 0 <= timeout < TIMEOUT_MAX else -1)
+        finally:
+            self.mutex.acquire()
+            if m.outside_parked:
+                m.outside_parked = False  # nobody released the baton
+            else:
+                m.baton.acquire()  # the waker released it: take it back
+            got = m.pending
+            m.pending = False
+        return got
+
+    def _report(self, m: Member) -> Deadlock:
+        from ._deadlock import sync_report
+
+        with self.mutex:
+            others = [x.state for x in self.members if x is not m and x.status == PARKED]
+        exc = sync_report(m.state, others, sys._getframe(2))
+        if self.deadlock is None:
+            self.deadlock = exc
+        return exc
+
+    # -- yields, outside, leaving ------------------------------------------
+
+    def yield_turn(self, m: Member, always: bool) -> None:
+        if not (always or self.strategy.preempts):
+            return  # FIFO: only sleep(0) yields (the strategy never changes)
+        with self.mutex:
+            if m.status != RUNNING or not self.ready or self.current is not m:
+                return
+            options = [m, *self.ready]
+            idx = self._choose(options, True, m)
+            if idx == 0:
+                return
+            nxt = options[idx]
+            self.ready.remove(nxt)
+            m.status = READY
+            self.ready.append(m)
+            self._give_locked(nxt)
+        self._await_turn(m)
+
+    def go_outside(self, m: Member) -> bool:
+        with self.mutex:
+            if m.status != RUNNING or self.current is not m:
+                return False
+            m.status = OUTSIDE
+            self.outside += 1
+            self._next_locked(m)
+            return True
+
+    def come_back(self, m: Member) -> None:
+        with self.mutex:
+            if m.status != OUTSIDE:
+                return  # dissolved meanwhile
+            self.outside -= 1
+            m.status = READY
+            self.ready.append(m)
+            if self.current is None:
+                self._dispatch_locked(None)
+        self._await_turn(m)
+
+    def leave(self, m: Member) -> None:
+        with self.mutex:
+            if m.status == GONE:
+                return
+            was_current = self.current is m
+            self._remove_locked(m)
+            if was_current:
+                self._next_locked(None)
+
+    def dissolve(self) -> None:
+        """End the run: every member gets its own token back and runs freely."""
+        with self.mutex:
+            if self.dissolved:
+                return
+            self.dissolved = True
+            self.stranded = [
+                m.state for m in self.members if m.status == PARKED and m.deadline is None
+            ]
+            for m in list(self.members):
+                waiting = m.status in (READY, PARKED) or m.outside_parked
+                m.outside_parked = False
+                self._remove_locked(m)
+                if waiting:
+                    try:
+                        m.baton.release()
+                    except RuntimeError:
+                        pass
+            self.ready.clear()
+            self.current = None
+
+    @property
+    def schedule(self) -> list[int]:
+        """The choices made, one per decision that had several options."""
+        return [d[0] for d in self.decisions]
+
+
+# -- hooks called by the rest of threado --------------------------------------------
+
+
+def _member(st: ThreadState | None) -> Member | None:
+    return None if st is None else cast("Member | None", st.sync)
+
+
+def yield_turn(st: ThreadState, always: bool) -> None:
+    """A possible switch (checkpoint, lock acquisition; ``always``: sleep(0))."""
+    m = _member(st)
+    if m is not None:
+        m.run.yield_turn(m, always)
+
+
+def join_spawned(spawner: ThreadState, st: ThreadState) -> None:
+    """``spawner``, a member, spawns the thread of ``st``: it joins the order now."""
+    m = _member(spawner)
+    if m is None:
+        return
+    run = m.run
+    with run.mutex:
+        if m.status == GONE:
+            return
+        new = run._join_locked(st)
+        run.ready.append(new)
+        if run.current is None:  # spawned from inside blocking(): the run was idle
+            run._dispatch_locked(None)
+
+
+def first_turn(st: ThreadState) -> None:
+    """In a spawned member's thread, first thing: wait for its first turn."""
+    m = _member(st)
+    if m is None:
+        return
+    if st.end_hooks is not None:
+        st.end_hooks.append(lambda: leave(st, m))
+    _wrap_poller(m)
+    m.run._await_turn(m)
+
+
+def leave(st: ThreadState, m: Member | None = None) -> None:
+    """``st``'s thread leaves its run (its end, or a failed start)."""
+    if m is None:
+        m = _member(st)
+    if m is not None:
+        m.run.leave(m)
+
+
+class _OutsidePoller:
+    """A member's descriptor poller: a blocking poll gives the turn away."""
+
+    __slots__ = ("inner", "member")
+
+    def __init__(self, inner: Any, member: Member) -> None:
+        self.inner = inner
+        self.member = member
+
+    def register(self, fd: int, events: int = 7) -> None:
+        self.inner.register(fd, events)
+
+    def modify(self, fd: int, events: int) -> None:
+        self.inner.modify(fd, events)
+
+    def unregister(self, fd: int) -> None:
+        self.inner.unregister(fd)
+
+    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
+        m = self.member
+        if timeout == 0 or m.status == GONE:
+            return cast("list[tuple[int, int]]", self.inner.poll(timeout))
+        with _Blocking():
+            return cast("list[tuple[int, int]]", self.inner.poll(timeout))
+
+
+def _wrap_poller(m: Member) -> None:
+    """Make the member's descriptor waits give the turn away while they block."""
+    from ._fdwait import _wakeup_for
+
+    try:
+        w = _wakeup_for(m.state)
+    except OSError:  # no descriptor left: its descriptor waits keep the turn
+        return
+    if not isinstance(w.poller, _OutsidePoller):
+        w.poller = _OutsidePoller(w.poller, m)  # type: ignore[assignment]
+
+
+def _unwrap_poller(st: ThreadState) -> None:
+    w = st.wakeup
+    poller = getattr(w, "poller", None)
+    if isinstance(poller, _OutsidePoller):
+        w.poller = poller.inner  # type: ignore[union-attr]
+
+
+class _Blocking:
+    __slots__ = ("member",)
+
+    def __init__(self) -> None:
+        self.member: Member | None = None
+
+    def __enter__(self) -> None:
+        m = _member(local.state)
+        if m is not None and m.run.go_outside(m):
+            self.member = m
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        m = self.member
+        if m is not None:
+            self.member = None
+            m.run.come_back(m)
+
+
+def blocking() -> _Blocking:
+    """Give the turn of a synchronous run away while the block runs.
+
+    For code that blocks outside threado (an unpatched C call, a plain
+    ``threading`` wait): the other threads of the run go on meanwhile, and
+    the thread waits for its turn again at the end of the block. Outside a
+    synchronous run (or nested in another ``blocking()``) it does nothing.
+    Not a blocking point itself; leaving the block waits for the turn.
+    """
+    return _Blocking()
+
+
+def _activate() -> None:
+    global _active_runs
+    from . import _locks  # imports _scopes, which imports this module
+
+    with _runs_mutex:
+        _active_runs += 1
+        _state.virtual_now = _virtual_now
+        _locks.sync_switch = _switch_before_acquire
+
+
+def _deactivate() -> None:
+    global _active_runs
+    from . import _locks
+
+    with _runs_mutex:
+        _active_runs -= 1
+        if not _active_runs:
+            _state.virtual_now = None
+            _locks.sync_switch = None
+
+
+def check_seed(seed: object) -> int:
+    """Validate a seed.
+
+    Raises:
+        TypeError: ``seed`` is not an integer (``bool`` is refused).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+    return seed
+
+
+def run_main(func: Callable[..., Any], args: tuple[Any, ...], seed: int | None) -> Any:
+    """``threado.run(func, *args, synchronous=True, seed=seed)``."""
+    strategy = FIFOStrategy() if seed is None else RandomStrategy(check_seed(seed))
+    _run, result, exc = execute(func, args, strategy)
+    if exc is not None:
+        try:
+            raise exc
+        finally:
+            exc = None
+    return result
+
+
+def execute(
+    func: Callable[..., Any], args: tuple[Any, ...], strategy: Strategy
+) -> tuple[Run, Any, BaseException | None]:
+    """Run ``func(*args)`` as the main thread of a new synchronous run.
+
+    Returns:
+        ``(run, result, None)`` or ``(run, None, exception)``.
+
+    Raises:
+        RuntimeError: the calling thread is already in a synchronous run.
+    """
+    st = _state.get_state()
+    if st.sync is not None:
+        raise RuntimeError("threado.run(synchronous=True) inside a synchronous run")
+    run = Run(strategy)
+    _activate()
+    try:
+        with run.mutex:
+            m = run._join_locked(st)
+            m.pending = m.real.acquire(False)  # carry a pending wake-up over
+            m.status = RUNNING
+            run.current = m
+        try:
+            _wrap_poller(m)
+            try:
+                return run, func(*args), None
+            except BaseException as exc:
+                return run, None, exc
+        finally:
+            run.dissolve()
+            _unwrap_poller(st)
+    finally:
+        _deactivate()
