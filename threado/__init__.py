@@ -73,13 +73,23 @@ if _typing.TYPE_CHECKING:
     from . import testing as testing
     from ._fdwait import wait_readable as wait_readable
     from ._fdwait import wait_writable as wait_writable
+    from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
+    from ._process_pool import WorkerDied as WorkerDied
+    from ._run_in import run_in as run_in
 
 __version__ = "0.1.0"
 
 # Public submodules, imported by the first `threado.<name>`.
 _LAZY_SUBMODULES = frozenset({"select", "socket", "ssl", "subprocess", "testing"})
 # Public names defined in a module imported on first use: name -> module.
-_LAZY_NAMES = {"wait_readable": "._fdwait", "wait_writable": "._fdwait"}
+_LAZY_NAMES = {
+    "wait_readable": "._fdwait",
+    "wait_writable": "._fdwait",
+    # Beyond one process: multiprocessing loads on first use.
+    "ProcessPoolExecutor": "._process_pool",
+    "WorkerDied": "._process_pool",
+    "run_in": "._run_in",
+}
 
 
 def _lazy_attribute(name: str) -> object:
@@ -123,6 +133,7 @@ __all__ = [
     "LifoQueue",
     "Lock",
     "PriorityQueue",
+    "ProcessPoolExecutor",
     "Queue",
     "RLock",
     "Semaphore",
@@ -134,6 +145,7 @@ __all__ = [
     "ThreadGroup",
     "ThreadTimeout",
     "TimeoutScope",
+    "WorkerDied",
     "after",
     "as_completed",
     "cancel_requested",
@@ -152,6 +164,7 @@ __all__ = [
     "patch",
     "readable",
     "run",
+    "run_in",
     "shield",
     "signalled",
     "sleep",
