@@ -22,6 +22,7 @@ from pathlib import Path
 
 import proc_jobs
 import pytest
+import remote_checks
 from helpers import SLACK
 from proc_jobs import Listener
 from signals import CHILD_PREAMBLE
@@ -87,13 +88,8 @@ def test_cancel_a_running_job_runs_its_cleanup_and_the_worker_goes_on(
 def test_a_stuck_job_has_its_worker_replaced_after_the_grace(
     pool: threado.ProcessPoolExecutor, listener: Listener
 ) -> None:
-    f = pool.submit(proc_jobs.spin, listener.address)
-    _, pid = listener.started()
-    assert f.cancel() is True
-    with pytest.raises(CancelledError):
-        f.result(timeout=60)
-    new = pool.submit(proc_jobs.getpid).result()
-    assert new != pid
+    pid = remote_checks.stuck_job_ends_cancelled(pool, listener)
+    assert pool.submit(proc_jobs.getpid).result() != pid
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # reaped: not even a zombie
 

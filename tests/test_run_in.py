@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import proc_jobs
 import pytest
+import remote_checks
 from helpers import SLACK
 from proc_jobs import Listener
 
@@ -68,13 +69,8 @@ def test_timeout_cancels_the_remote_job_and_raises_after_its_cleanup(
 def test_a_group_of_run_in_calls_first_answer_cancels_the_others(
     pool: threado.ProcessPoolExecutor, listener: Listener
 ) -> None:
-    with threado.ThreadGroup(wait=any) as g:
-        for _ in range(2):
-            g.spawn(threado.run_in, pool, proc_jobs.block, listener.address)
-        started = [listener.started()[0] for _ in range(2)]
-        g.spawn(threado.run_in, pool, proc_jobs.add, 20, 22)
-    assert [t.result for t in g.threads if not t.cancelled] == [42]
-    assert [listener.line(i) for i in started] == [b"cleanup", b"cleanup"]
+    remote_checks.first_answer_cancels_the_other_jobs(pool, listener)
+    remote_checks.cancelled_run_in_waits_for_the_remote_cleanup(pool, listener)
 
 
 def test_a_stdlib_job_that_cannot_stop_is_left_after_the_default_grace() -> None:
