@@ -193,7 +193,8 @@ class _Future(Future[Any]):
         return super().exception(0)
 
     def _wait_done(self, timeout: float | None) -> None:
-        if not self.done() and not wait([self], timeout):
+        # A deadline already passed (map's) waits no more, as Condition.wait.
+        if not self.done() and not wait([self], None if timeout is None else max(0.0, timeout)):
             raise TimeoutError
 
 
@@ -511,7 +512,13 @@ class ProcessPoolExecutor(Executor):
                 if not item.future._start():
                     self._futures.discard(item.future)
                     continue
-            w = idle.pop() if idle else self._start_worker(workers)
+            try:
+                w = idle.pop() if idle else self._start_worker(workers)
+            except Exception as e:  # e.g. out of processes, or an unpicklable initializer
+                err = RuntimeError(f"could not start a worker process: {type(e).__name__}: {e}")
+                err.__cause__ = e
+                self._end(item.future, False, err)
+                continue
             w.job = item
             running[item.future] = w
             self._send(w, (JOB, item.id, item.payload))
