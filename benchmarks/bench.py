@@ -50,6 +50,7 @@ from cases import (  # noqa: E402
     groups,
     imports,
     locks,
+    processes,
     queues,
     sockets,
     threads,
@@ -68,6 +69,7 @@ CASES: list[Case] = [
     *groups.CASES,
     *sockets.CASES,
     *wait.CASES,
+    *processes.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

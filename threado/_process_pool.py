@@ -442,12 +442,14 @@ class ProcessPoolExecutor(Executor):
     def _run(self, workers: list[_Worker]) -> None:
         running: dict[_Future, _Worker] = {}
         on_wake = readable(self._wake_r)
+        woken = True
         while True:
-            try:
-                while os.read(self._wake_r, 4096):
+            if woken:
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except BlockingIOError:
                     pass
-            except BlockingIOError:
-                pass
             with self._lock:
                 self._woken = False
                 cancels, self._cancels = self._cancels, []
@@ -483,6 +485,7 @@ class ProcessPoolExecutor(Executor):
                     deadline = w.kill_at
             timeout = None if deadline is None else max(0.0, deadline - clock())
             ready = wait(waitables, timeout)
+            woken = on_wake in ready
             for w in list(workers):
                 if w.on_conn in ready:
                     self._read(w, running)
