@@ -218,3 +218,19 @@ def test_ctrl_c_cancels_the_running_jobs_and_their_cleanup_runs(
         child.wait()
     assert "KeyboardInterrupt" in err, err
     assert child.returncode != 0
+
+
+def test_import_threado_loads_neither_processes_nor_engines() -> None:
+    code = (
+        "import sys\n"
+        "import threado\n"
+        "heavy = ('multiprocessing', 'concurrent.futures', 'threado._process_pool',\n"
+        "         'threado.dask', 'threado.ray', 'distributed', 'dask', 'ray')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "threado.ProcessPoolExecutor, threado.run_in, threado.WorkerDied\n"
+        "print('threado._process_pool' in sys.modules, 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split("\n")[:2] == ["[]", "True False"]

@@ -204,27 +204,31 @@ CASES: list[Case] = [
         max_repeats=3,
     ),
 ]
-if _installed("distributed"):
-    CASES.append(
-        LatencyCase(
-            "dask: threado.dask.Executor round trip vs client.submit().result()",
-            partial(_round_trip, _dask_plain),
-            partial(_round_trip, _dask_threado),
-            1.2,
-            samples=100,
-            max_repeats=3,
-            full_only=True,
-        )
+#: The engines' rows: (module that must be installed, name, plain side, threado side).
+_ENGINES = [
+    (
+        "distributed",
+        "dask: threado.dask.Executor round trip vs client.submit().result()",
+        _dask_plain,
+        _dask_threado,
+    ),
+    (
+        "ray",
+        "ray: threado.ray.Executor round trip vs ray.get(f.remote())",
+        _ray_plain,
+        _ray_threado,
+    ),
+]
+CASES += [
+    LatencyCase(
+        name,
+        partial(_round_trip, plain),
+        partial(_round_trip, ours),
+        1.2,
+        samples=100,
+        max_repeats=3,
+        full_only=True,
     )
-if _installed("ray"):
-    CASES.append(
-        LatencyCase(
-            "ray: threado.ray.Executor round trip vs ray.get(f.remote())",
-            partial(_round_trip, _ray_plain),
-            partial(_round_trip, _ray_threado),
-            1.2,
-            samples=100,
-            max_repeats=3,
-            full_only=True,
-        )
-    )
+    for module, name, plain, ours in _ENGINES
+    if _installed(module)
+]
