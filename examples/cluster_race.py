@@ -11,7 +11,7 @@ Run it with ``python examples/cluster_race.py``.
 """
 
 import importlib.util
-import sys
+from concurrent.futures import Executor
 
 import threado
 
@@ -24,7 +24,7 @@ def query(replica: str, seconds: float) -> str:
         print(f"  {replica}: query cleaned up")
 
 
-def race(executor: object) -> str:
+def race(executor: Executor) -> str:
     with threado.ThreadGroup(wait=any) as g:
         for replica, seconds in [("replica-a", 60), ("replica-b", 0.05), ("replica-c", 60)]:
             g.spawn(threado.run_in, executor, query, replica, seconds)
@@ -45,8 +45,9 @@ def main() -> None:
 
     warnings.simplefilter("ignore")  # the engine's own deprecations are not ours
     with (
-        LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None)
-        as cluster,
+        LocalCluster(
+            n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         print(f"first answer: {race(threado.dask.Executor(client))!r}")
@@ -54,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
