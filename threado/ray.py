@@ -56,11 +56,10 @@ class _Signals:
         self._events.setdefault(token, asyncio.Event()).set()
 
 
-def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
+def _task(signals: Any, token: str, job: Job, grace: float) -> tuple[str, Any]:
     """The Ray task: run the job, cancellable through the signal ``token``."""
     import ray
 
-    signals = ray.get_actor(SIGNALS_NAME)
     kind, value = run_job(
         *job,
         lambda: ray.get(signals.wait.remote(token)),
@@ -101,7 +100,7 @@ class Executor(RemoteExecutor):
         self._remote = ray.remote(_task).options(max_retries=0, **options)
 
     def _launch(self, token: str, job: Job, future: _Future) -> None:
-        ref = self._remote.remote(token, job, self._grace)
+        ref = self._remote.remote(self._signals, token, job, self._grace)
         ref.future().add_done_callback(lambda f: self._ended(future, f))
 
     def _ended(self, future: _Future, task: Any) -> None:
