@@ -62,6 +62,12 @@ def die(how: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def cancel_self() -> None:
+    """Cancel the thread the job runs in, then reach a blocking point."""
+    threado.current_thread().cancel(blocking=False)
+    threado.sleep(0)
+
+
 def unpicklable_result() -> Any:
     return threading.Lock()
 

@@ -120,6 +120,16 @@ def test_unpicklable_function_argument_or_result_fails_that_job_only(
     assert pool.submit(proc_jobs.add, 1, 1).result() == 2
 
 
+def test_a_job_that_cancels_itself_does_not_cancel_the_next_one(
+    pool: threado.ProcessPoolExecutor,
+) -> None:
+    pid = pool.submit(proc_jobs.getpid).result()
+    with pytest.raises(threado.ThreadCancelled):
+        pool.submit(proc_jobs.cancel_self).result()
+    assert pool.submit(proc_jobs.nap, 0.001).result() == 0.001
+    assert pool.submit(proc_jobs.getpid).result() == pid
+
+
 def test_a_cancelled_thread_waiting_on_result_raises_thread_cancelled(
     pool: threado.ProcessPoolExecutor,
 ) -> None:

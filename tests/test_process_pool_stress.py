@@ -62,3 +62,25 @@ def test_random_cancels_racing_completions() -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert open_fds() == fds
+
+
+def test_shutdown_racing_submits_leaves_no_accepted_job_behind() -> None:
+    pool = threado.ProcessPoolExecutor(2)
+    accepted: list[Future[Any]] = []
+    first = threado.Event()
+
+    def submitter() -> None:
+        while True:
+            try:
+                accepted.append(pool.submit(proc_jobs.add, 1, 1))
+            except RuntimeError:
+                return
+            first.set()
+            threado.sleep(0)
+
+    t = threado.spawn(submitter)
+    first.wait()
+    pool.shutdown(wait=True)
+    t.join()
+    assert accepted
+    assert all(f.result(timeout=0) == 2 for f in accepted)
