@@ -6,9 +6,13 @@ ordered by the jobs' messages, never by sleeping.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Executor
+from pathlib import Path
 
 import proc_jobs
 import pytest
@@ -72,3 +76,26 @@ def no_thread_left_behind() -> Iterator[None]:
     for t in ours:
         t.join(timeout=5.0)
     assert not [t for t in ours if t.is_alive()]
+
+
+def run_cases_in_a_fresh_interpreter(filename: str) -> None:
+    """Run the pytest cases in ``tests/<filename>`` in a child interpreter; fail with its report.
+
+    The cluster engines leave threads of their own behind in the process
+    that used them; a child keeps them out of the other tests.
+    """
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(here.parent), str(here), env.get("PYTHONPATH")])
+    )
+    args = ["-p", "no:cacheprovider", "-p", "no:logging", "-q", "-rs", str(here / filename)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=here.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"{filename} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
