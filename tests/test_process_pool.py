@@ -120,6 +120,22 @@ def test_unpicklable_function_argument_or_result_fails_that_job_only(
     assert pool.submit(proc_jobs.add, 1, 1).result() == 2
 
 
+def test_a_pending_job_cancelled_wakes_its_waiters_at_once(
+    pool: threado.ProcessPoolExecutor, listener: Listener
+) -> None:
+    running = pool.submit(proc_jobs.block, listener.address)
+    i, _ = listener.started()
+    pending = pool.submit(proc_jobs.add, 1, 2)  # the one worker is busy
+    waiter = threado.spawn(threado.wait, [pending])
+    wait_parked(waiter)
+    assert pending.cancel()
+    assert waiter.join() == [pending]  # without waiting for the worker
+    assert wait([pending], timeout=0).done == {pending}
+    assert running.cancel()
+    assert listener.line(i) == b"cleanup"
+    assert wait([running], timeout=60).done == {running}
+
+
 def test_a_job_that_cancels_itself_does_not_cancel_the_next_one(
     pool: threado.ProcessPoolExecutor,
 ) -> None:
