@@ -13,8 +13,9 @@ kept by the scheduler: the task blocks in ``Event.wait()`` (a request the
 scheduler answers when the event is set, not a poll) until the job's
 thread sets it as it ends, or the parent sets it to cancel the job. The
 task then clears the event (the scheduler forgets an event that is clear
-and awaited by nobody). Three scheduler requests per job, which is the
-cost of a job over a bare ``client.submit`` (see the benchmarks).
+and awaited by nobody), not waiting for the answer. Three scheduler
+requests per job, two of them on the job's path, which is the cost of a
+job over a bare ``client.submit`` (see the benchmarks).
 
 A job still running ``grace`` seconds after its cancel (C code, a loop
 without a blocking point) makes the task return; the parent then restarts
@@ -48,7 +49,9 @@ def _task(token: str, job: Job, grace: float) -> tuple[str, Any, str]:
     try:
         kind, value = run_job(*job, event.wait, event.set, grace)
     finally:
-        event.clear()
+        # Clear it (the scheduler then forgets it) without waiting for the answer.
+        client = event.client
+        client.loop.add_callback(client.scheduler.event_clear, name=token)
     return kind, value, get_worker().address
 
 
