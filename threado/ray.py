@@ -8,12 +8,15 @@ Theory of operation
 
 :class:`Executor` submits each job as a Ray task (``max_retries=0``: a job
 is never run twice) that runs the job in a threado thread on the worker
-(see ``threado._remote_job``). Cancel signals live in one async actor per
-Ray namespace, ``threado-signals``: a job's task blocks in
-``ray.get(signals.wait.remote(token))``, which returns when the actor's
-``asyncio.Event`` for the token is set — by the job's thread as it ends
-(``signals.set.remote(token)``, not awaited), or by the parent to cancel
-the job. No polling: the actor answers the wait when the event is set.
+(see ``threado._remote_job``); its signal is a threado ``Event`` in the
+worker process. Cancels travel through one async actor per Ray namespace,
+``threado-signals`` (:class:`_Signals`): a task registers its job's token
+with its process's key (not waiting for an answer) and unregisters it at
+the end; ``future.cancel()`` sends the token to the actor, which queues it
+for the process running the job; that process's watcher thread, started
+with its first job, waits in ``ray.get(signals.watch.remote(key))`` (the
+actor answers when a cancel is queued: no polling) and sets the job's
+signal. A job's path costs no actor round trip.
 
 A job still running ``grace`` seconds after its cancel is stuck in code
 threado cannot interrupt: its task ends its own worker process
@@ -31,8 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import uuid
 from typing import Any
 
+from ._events import Event
 from ._process_pool import _Future
 from ._remote_executor import Job, RemoteExecutor
 from ._remote_job import STUCK, run_job
@@ -43,29 +49,99 @@ SIGNALS_NAME = "threado-signals"
 
 
 class _Signals:
-    """The actor holding the jobs' cancel signals (an ``asyncio.Event`` per token)."""
+    """The actor that routes cancels to the worker processes running the jobs.
+
+    A job's task registers its token with its process's key while the job
+    runs; a cancel for a registered token is queued for that process, whose
+    watcher thread (see :func:`_watch`) waits in :meth:`watch`. A cancel that
+    comes before the registration waits in ``_early`` (the parent drops it
+    with :meth:`forget` once the future has ended). Methods run one at a time
+    on the actor's event loop, in the order each caller sent them.
+    """
 
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
+        self._where: dict[str, str] = {}
+        self._early: set[str] = set()
+        self._queued: dict[str, list[str]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
 
-    async def wait(self, token: str) -> None:
-        await self._events.setdefault(token, asyncio.Event()).wait()
-        self._events.pop(token, None)
+    def _post(self, key: str, token: str) -> None:
+        self._queued.setdefault(key, []).append(token)
+        self._wakeups.setdefault(key, asyncio.Event()).set()
 
-    async def set(self, token: str) -> None:
-        self._events.setdefault(token, asyncio.Event()).set()
+    async def register(self, token: str, key: str) -> None:
+        if token in self._early:
+            self._early.discard(token)
+            self._post(key, token)
+        else:
+            self._where[token] = key
+
+    async def unregister(self, token: str) -> None:
+        self._where.pop(token, None)
+
+    async def cancel(self, token: str) -> None:
+        key = self._where.get(token)
+        if key is None:
+            self._early.add(token)
+        else:
+            self._post(key, token)
+
+    async def forget(self, token: str) -> None:
+        self._early.discard(token)
+
+    async def watch(self, key: str) -> list[str]:
+        wakeup = self._wakeups.setdefault(key, asyncio.Event())
+        await wakeup.wait()
+        wakeup.clear()
+        return self._queued.pop(key, [])
+
+
+# In a worker process: the signals of the jobs running here, and the key
+# under which the watcher thread receives their cancels.
+_local_lock = threading.Lock()
+_local: dict[str, Event] = {}
+_key: list[str] = []
+
+
+def _watch(signals: Any, key: str) -> None:
+    """The worker process's watcher thread: set the signal of each job cancelled."""
+    import ray
+
+    while True:
+        try:
+            tokens = ray.get(signals.watch.remote(key))
+        except Exception:  # the actor or the runtime is gone
+            return
+        for token in tokens:
+            with _local_lock:
+                signal = _local.get(token)
+            if signal is not None:  # else its job has ended
+                signal.set()
+
+
+def _watcher_key(signals: Any) -> str:
+    with _local_lock:
+        if not _key:
+            _key.append(f"{os.getpid()}-{uuid.uuid4().hex}")
+            threading.Thread(
+                target=_watch, args=(signals, _key[0]), name="threado-ray-cancels", daemon=True
+            ).start()
+        return _key[0]
 
 
 def _task(signals: Any, token: str, job: Job, grace: float) -> tuple[str, Any]:
-    """The Ray task: run the job, cancellable through the signal ``token``."""
-    import ray
-
-    kind, value = run_job(
-        *job,
-        lambda: ray.get(signals.wait.remote(token)),
-        lambda: signals.set.remote(token),
-        grace,
-    )
+    """The Ray task: run the job; a cancel routed here sets its signal."""
+    key = _watcher_key(signals)
+    signal = Event()
+    with _local_lock:
+        _local[token] = signal
+    signals.register.remote(token, key)
+    try:
+        kind, value = run_job(*job, signal.wait, signal.set, grace)
+    finally:
+        with _local_lock:
+            del _local[token]
+        signals.unregister.remote(token)
     if kind == STUCK:
         os._exit(1)  # the stuck thread cannot be stopped: Ray replaces this worker
     return kind, value
@@ -101,9 +177,11 @@ class Executor(RemoteExecutor):
 
     def _launch(self, token: str, job: Job, future: _Future) -> None:
         ref = self._remote.remote(self._signals, token, job, self._grace)
-        ref.future().add_done_callback(lambda f: self._ended(future, f))
+        ref.future().add_done_callback(lambda f: self._ended(future, f, token))
 
-    def _ended(self, future: _Future, task: Any) -> None:
+    def _ended(self, future: _Future, task: Any, token: str) -> None:
+        if future._cancelling:  # a cancel may wait for a registration that never comes
+            self._signals.forget.remote(token)
         exc = task.exception()
         if exc is not None:
             self._finish(future, False, exc)
@@ -112,7 +190,7 @@ class Executor(RemoteExecutor):
             self._outcome(future, kind, value)
 
     def _signal(self, token: str) -> None:
-        self._signals.set.remote(token)
+        self._signals.cancel.remote(token)
 
 
 Executor.__module__ = "threado.ray"
