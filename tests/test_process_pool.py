@@ -219,16 +219,28 @@ def test_bad_arguments() -> None:
         threado.ProcessPoolExecutor().submit(42)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Interpreter exit with the job running: the exit hook cancels it.
+        "p = threado.ProcessPoolExecutor(1)\n    p.submit(proc_jobs.block, ADDRESS).result()",
+        # The with block's exit, with KeyboardInterrupt: cancelled, not waited for.
+        "with threado.ProcessPoolExecutor(1) as p:\n"
+        "        p.submit(proc_jobs.block, ADDRESS).result()",
+    ],
+    ids=["exit", "with"],
+)
 def test_ctrl_c_cancels_the_running_jobs_and_their_cleanup_runs(
-    tmp_path: Path, listener: Listener
+    tmp_path: Path, listener: Listener, body: str
 ) -> None:
     script = tmp_path / "ctrl_c.py"
     script.write_text(
         CHILD_PREAMBLE
         + "import threado, proc_jobs\n"
         + "if __name__ == '__main__':\n"
-        + "    p = threado.ProcessPoolExecutor(1)\n"
-        + f"    p.submit(proc_jobs.block, {listener.address!r}).result()\n"
+        + "    "
+        + body.replace("ADDRESS", repr(listener.address))
+        + "\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen(
