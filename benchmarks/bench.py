@@ -50,6 +50,7 @@ from cases import (  # noqa: E402
     groups,
     imports,
     locks,
+    processes,
     queues,
     sockets,
     synchronous,
@@ -70,6 +71,7 @@ CASES: list[Case] = [
     *sockets.CASES,
     *wait.CASES,
     *synchronous.CASES,
+    *processes.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

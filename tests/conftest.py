@@ -12,9 +12,11 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import CERT, client_context, plain_thread, server_context
+from proc_jobs import Listener
 
 import threado.socket as tsocket
 
@@ -39,6 +41,17 @@ def no_thread_left_behind() -> Iterator[None]:
         t.join(timeout=5.0)
     alive = [t for t in leftover if t.is_alive()]
     assert not alive, f"threads left running: {alive}"
+
+
+# -- jobs in other processes ----------------------------------------------------------
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[Listener]:
+    """A Unix socket that process and cluster jobs report to (see ``proc_jobs``)."""
+    lis = Listener(str(tmp_path / "jobs.sock"))
+    yield lis
+    lis.close()
 
 
 # -- sockets ----------------------------------------------------------------------------

@@ -77,6 +77,9 @@ if _typing.TYPE_CHECKING:
     from ._patch import more_magic as more_magic
     from ._patch import patch as patch
     from ._patch import unpatch as unpatch
+    from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
+    from ._process_pool import WorkerDied as WorkerDied
+    from ._run_in import run_in as run_in
 
 __version__ = "0.1.0"
 
@@ -87,6 +90,10 @@ _LAZY_NAMES = {
     "wait_readable": "._fdwait",
     "wait_writable": "._fdwait",
     **dict.fromkeys(("get_original", "is_patched", "more_magic", "patch", "unpatch"), "._patch"),
+    # Beyond one process: multiprocessing loads on first use.
+    "ProcessPoolExecutor": "._process_pool",
+    "WorkerDied": "._process_pool",
+    "run_in": "._run_in",
 }
 
 
@@ -131,6 +138,7 @@ __all__ = [
     "LifoQueue",
     "Lock",
     "PriorityQueue",
+    "ProcessPoolExecutor",
     "Queue",
     "RLock",
     "Semaphore",
@@ -142,6 +150,7 @@ __all__ = [
     "ThreadGroup",
     "ThreadTimeout",
     "TimeoutScope",
+    "WorkerDied",
     "after",
     "as_completed",
     "blocking",
@@ -161,6 +170,7 @@ __all__ = [
     "patch",
     "readable",
     "run",
+    "run_in",
     "shield",
     "signalled",
     "sleep",

@@ -1,0 +1,120 @@
+"""Jobs for the process-pool, ``run_in`` and cluster tests, importable by worker processes.
+
+A job tells the test it started, and that its cleanup ran, over a Unix
+socket the test listens on (:class:`Listener`): the tests order themselves
+by those messages, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+import threado
+
+
+def _connect(address: str) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(address)
+    return s
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def getpid() -> int:
+    return os.getpid()
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def block(address: str, how: str = "sleep") -> None:
+    """Say "started <pid>", block at a threado blocking point, say "cleanup" on the way out."""
+    s = _connect(address)
+    try:
+        s.sendall(b"started %d\n" % os.getpid())
+        if how == "sleep":
+            threado.sleep(600)
+        else:
+            threado.Queue[int]().get()
+    finally:
+        s.sendall(b"cleanup\n")
+        s.close()
+
+
+def spin(address: str) -> None:
+    """Say "started", then loop with no blocking point (only a kill stops it)."""
+    s = _connect(address)
+    s.sendall(b"started %d\n" % os.getpid())
+    while True:
+        pass
+
+
+def die(how: str) -> None:
+    if how == "exit":
+        os._exit(3)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def cancel_self() -> None:
+    """Cancel the thread the job runs in, then reach a blocking point."""
+    threado.current_thread().cancel(blocking=False)
+    threado.sleep(0)
+
+
+def unpicklable_result() -> Any:
+    return threading.Lock()
+
+
+def nap(seconds: float) -> float:
+    threado.sleep(seconds)
+    return seconds
+
+
+def answer_after(seconds: float, value: Any) -> Any:
+    threado.sleep(seconds)
+    return value
+
+
+class Listener:
+    """A Unix socket the jobs connect to; ``expect`` reads one of their lines."""
+
+    def __init__(self, path: str) -> None:
+        self.address = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(64)
+        self.sock.settimeout(60)
+        self.conns: list[socket.socket] = []
+        self.files: list[Any] = []
+
+    def accept(self) -> int:
+        """Wait for the next job to start; return the index of its connection."""
+        conn, _ = self.sock.accept()
+        conn.settimeout(60)
+        self.conns.append(conn)
+        self.files.append(conn.makefile("rb"))
+        return len(self.conns) - 1
+
+    def started(self) -> tuple[int, int]:
+        """Wait for the next job's "started <pid>": (its index, its worker's pid)."""
+        i = self.accept()
+        words = self.files[i].readline().split()
+        assert words[0] == b"started", words
+        return i, int(words[1])
+
+    def line(self, i: int) -> bytes:
+        return bytes(self.files[i].readline().strip())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        for c in self.conns:
+            c.close()
+        self.sock.close()

@@ -1,0 +1,274 @@
+"""``threado.ProcessPoolExecutor``: cancelling running jobs in worker processes (SPEC §13).
+
+Jobs live in ``proc_jobs`` (worker processes import them) and tell the test
+they started, and that their cleanup ran, over a Unix socket: every test is
+ordered by those messages, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import proc_jobs
+import pytest
+import remote_checks
+from helpers import SLACK
+from proc_jobs import Listener
+from signals import CHILD_PREAMBLE
+
+import threado
+from threado.testing import wait_parked
+
+pytestmark = pytest.mark.slow  # worker processes take a while to start
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[threado.ProcessPoolExecutor]:
+    """One worker, shared (started before the thread-leak check takes its snapshot)."""
+    with threado.ProcessPoolExecutor(1, grace=0.5) as p:
+        p.submit(proc_jobs.getpid).result()
+        yield p
+
+
+def ready_now(lis: Listener, i: int) -> bool:
+    """Whether job ``i``'s connection has something to read already."""
+    return bool(select.select([lis.conns[i]], [], [], 0)[0])
+
+
+def test_results_and_remote_tracebacks(pool: threado.ProcessPoolExecutor) -> None:
+    assert pool.submit(proc_jobs.add, 1, 2).result() == 3
+    f = pool.submit(proc_jobs.fail, "boom")
+    with pytest.raises(ValueError, match="boom") as info:
+        f.result()
+    cause = info.value.__cause__
+    assert type(cause).__name__ == "_RemoteTraceback"
+    assert "in fail" in str(cause)
+    assert list(pool.map(proc_jobs.add, range(5), range(5))) == [0, 2, 4, 6, 8]
+    assert list(pool.map(proc_jobs.add, range(7), range(7), chunksize=3)) == list(range(0, 14, 2))
+
+
+@pytest.mark.parametrize("how", ["sleep", "queue"])
+def test_cancel_a_running_job_runs_its_cleanup_and_the_worker_goes_on(
+    pool: threado.ProcessPoolExecutor, listener: Listener, how: str
+) -> None:
+    ended: list[bool] = []
+    called = threado.Event()
+    f = pool.submit(proc_jobs.block, listener.address, how)
+    i, pid = listener.started()
+
+    def callback(fut: object) -> None:
+        ended.append(ready_now(listener, i))
+        called.set()
+
+    f.add_done_callback(callback)
+    assert f.running()
+    assert f.cancel() is True
+    assert f.cancel() is True  # twice is fine
+    with pytest.raises(CancelledError):
+        f.result(timeout=60)
+    assert f.cancelled()
+    # The job's cleanup had run (its line was sent) before the future ended.
+    assert called.wait(SLACK)
+    assert ended == [True]
+    assert listener.line(i) == b"cleanup"
+    assert pool.submit(proc_jobs.getpid).result() == pid  # the same worker
+
+
+def test_a_stuck_job_has_its_worker_replaced_after_the_grace(
+    pool: threado.ProcessPoolExecutor, listener: Listener
+) -> None:
+    pid = remote_checks.stuck_job_ends_cancelled(pool, listener)
+    assert pool.submit(proc_jobs.getpid).result() != pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped: not even a zombie
+
+
+@pytest.mark.parametrize(("how", "words"), [("exit", "exit code 3"), ("kill", "signal SIGKILL")])
+def test_a_worker_that_dies_fails_only_its_job(
+    pool: threado.ProcessPoolExecutor, how: str, words: str
+) -> None:
+    f = pool.submit(proc_jobs.die, how)
+    with pytest.raises(threado.WorkerDied, match=words) as info:
+        f.result()
+    assert isinstance(info.value, BrokenProcessPool)
+    assert pool.submit(proc_jobs.add, 2, 2).result() == 4
+
+
+def test_unpicklable_function_argument_or_result_fails_that_job_only(
+    pool: threado.ProcessPoolExecutor,
+) -> None:
+    f = pool.submit(lambda: 1)
+    with pytest.raises(pickle.PicklingError, match="the function"):
+        f.result()
+    f = pool.submit(proc_jobs.add, 1, threading.Lock())
+    with pytest.raises(pickle.PicklingError, match=r"argument 1 \(<unlocked _thread.lock"):
+        f.result()
+    f = pool.submit(proc_jobs.unpicklable_result)
+    with pytest.raises(TypeError, match="could not pickle the result of"):
+        f.result()
+    assert pool.submit(proc_jobs.add, 1, 1).result() == 2
+
+
+def test_a_pending_job_cancelled_wakes_its_waiters_at_once(
+    pool: threado.ProcessPoolExecutor, listener: Listener
+) -> None:
+    running = pool.submit(proc_jobs.block, listener.address)
+    i, _ = listener.started()
+    pending = pool.submit(proc_jobs.add, 1, 2)  # the one worker is busy
+    waiter = threado.spawn(threado.wait, [pending])
+    wait_parked(waiter)
+    assert pending.cancel()
+    assert waiter.join() == [pending]  # without waiting for the worker
+    assert wait([pending], timeout=0).done == {pending}
+    assert running.cancel()
+    assert listener.line(i) == b"cleanup"
+    assert wait([running], timeout=60).done == {running}
+
+
+def test_a_job_that_cancels_itself_does_not_cancel_the_next_one(
+    pool: threado.ProcessPoolExecutor,
+) -> None:
+    pid = pool.submit(proc_jobs.getpid).result()
+    with pytest.raises(threado.ThreadCancelled):
+        pool.submit(proc_jobs.cancel_self).result()
+    assert pool.submit(proc_jobs.nap, 0.001).result() == 0.001
+    assert pool.submit(proc_jobs.getpid).result() == pid
+
+
+def test_a_cancelled_thread_waiting_on_result_raises_thread_cancelled(
+    pool: threado.ProcessPoolExecutor,
+) -> None:
+    f = pool.submit(proc_jobs.nap, 0.2)
+    waiter = threado.spawn(f.result)
+    wait_parked(waiter)
+    waiter.cancel()
+    assert waiter.cancelled
+    assert f.result() == 0.2
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_every_start_method_cancels_a_running_job(listener: Listener, method: str) -> None:
+    ctx = multiprocessing.get_context(method)
+    with threado.ProcessPoolExecutor(1, mp_context=ctx) as p:
+        f = p.submit(proc_jobs.block, listener.address)
+        i, pid = listener.started()
+        assert f.cancel()
+        assert listener.line(i) == b"cleanup"
+        assert wait([f], timeout=60).done == {f}
+        assert f.cancelled()
+        assert p.submit(proc_jobs.getpid).result() == pid
+
+
+def test_shutdown_cancel_futures_cancels_running_and_pending_jobs(listener: Listener) -> None:
+    p = threado.ProcessPoolExecutor(2)
+    running = [p.submit(proc_jobs.block, listener.address) for _ in range(2)]
+    pending = p.submit(proc_jobs.add, 1, 2)
+    started = [listener.started() for _ in running]
+    p.shutdown(wait=True, cancel_futures=True)
+    assert all(f.cancelled() for f in running)
+    assert pending.cancelled()
+    assert sorted(listener.line(i) for i, _ in started) == [b"cleanup", b"cleanup"]
+    for _, pid in started:  # exited and reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        p.submit(proc_jobs.add, 1, 2)
+
+
+def test_map_timeout_cancels_the_running_calls(listener: Listener) -> None:
+    with threado.ProcessPoolExecutor(2) as p:
+        results = p.map(proc_jobs.block, [listener.address] * 3, timeout=0.5)
+        started = [listener.started()[0] for _ in range(2)]
+        with pytest.raises(TimeoutError):
+            next(results)
+        assert sorted(listener.line(i) for i in started) == [b"cleanup", b"cleanup"]
+
+
+def test_max_tasks_per_child_and_initializer() -> None:
+    with threado.ProcessPoolExecutor(1, max_tasks_per_child=1) as p:
+        first, second = p.submit(proc_jobs.getpid).result(), p.submit(proc_jobs.getpid).result()
+        assert first != second
+    p = threado.ProcessPoolExecutor(1, initializer=proc_jobs.fail, initargs=("init",))
+    with pytest.raises(BrokenProcessPool, match="initializer"):
+        p.submit(proc_jobs.add, 1, 2).result()
+    with pytest.raises(BrokenProcessPool):
+        p.submit(proc_jobs.add, 1, 2)
+    p.shutdown()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="max_workers"):
+        threado.ProcessPoolExecutor(0)
+    with pytest.raises(ValueError, match="grace"):
+        threado.ProcessPoolExecutor(grace=-1)
+    with pytest.raises(ValueError, match="max_tasks_per_child"):
+        threado.ProcessPoolExecutor(max_tasks_per_child=0)
+    with pytest.raises(TypeError, match="not callable"):
+        threado.ProcessPoolExecutor().submit(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Interpreter exit with the job running: the exit hook cancels it.
+        "p = threado.ProcessPoolExecutor(1)\n    p.submit(proc_jobs.block, ADDRESS).result()",
+        # The with block's exit, with KeyboardInterrupt: cancelled, not waited for.
+        "with threado.ProcessPoolExecutor(1) as p:\n"
+        "        p.submit(proc_jobs.block, ADDRESS).result()",
+    ],
+    ids=["exit", "with"],
+)
+def test_ctrl_c_cancels_the_running_jobs_and_their_cleanup_runs(
+    tmp_path: Path, listener: Listener, body: str
+) -> None:
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(
+        CHILD_PREAMBLE
+        + "import threado, proc_jobs\n"
+        + "if __name__ == '__main__':\n"
+        + "    "
+        + body.replace("ADDRESS", repr(listener.address))
+        + "\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        i, _ = listener.started()
+        child.send_signal(signal.SIGINT)
+        assert listener.line(i) == b"cleanup"  # the job was cancelled, not waited for
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert "KeyboardInterrupt" in err, err
+    assert child.returncode != 0
+
+
+def test_import_threado_loads_neither_processes_nor_engines() -> None:
+    code = (
+        "import sys\n"
+        "import threado\n"
+        "heavy = ('multiprocessing', 'concurrent.futures', 'threado._process_pool',\n"
+        "         'threado.dask', 'threado.ray', 'distributed', 'dask', 'ray')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "threado.ProcessPoolExecutor, threado.run_in, threado.WorkerDied\n"
+        "print('threado._process_pool' in sys.modules, 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split("\n")[:2] == ["[]", "True False"]

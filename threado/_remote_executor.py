@@ -1,0 +1,119 @@
+"""The parent half of ``threado.dask`` and ``threado.ray``: futures for remote jobs.
+
+Theory of operation
+-------------------
+
+:class:`RemoteExecutor` turns an engine's task into a
+``concurrent.futures.Future`` whose ``cancel()`` reaches a running job (the
+process pool's future, see ``_process_pool``). Each job gets a fresh token
+naming its cancel signal (see ``_remote_job``); the engine subclass submits
+the task (``_launch``), sets the signal to cancel (``_signal``), and calls
+:meth:`RemoteExecutor._finish` with the task's outcome. The future is
+``RUNNING`` from ``submit`` on, since the engine, not threado, decides when
+the task starts: a cancel before it starts reaches the job at its first
+blocking point (its function still starts, as a threado thread cancelled
+before it begins does). As in the process pool, a ``True`` from ``cancel()``
+always means the future ends cancelled, once the remote job has unwound or
+its grace has passed.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+from ._process_pool import _Future
+from ._remote_job import CANCELLED, OK, STUCK
+from ._wait import ALL_COMPLETED
+from ._wait import wait as wait_for
+
+T = TypeVar("T")
+#: A job: ``(fn, args, kwargs)``.
+Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class RemoteExecutor(Executor):
+    """Common parts of the cluster executors (see the module docstring)."""
+
+    def __init__(self, grace: float) -> None:
+        if not isinstance(grace, int | float) or not grace >= 0:
+            raise ValueError(f"grace must be a number >= 0, not {grace!r}")
+        self._grace = float(grace)
+        self._lock = threading.Lock()
+        self._futures: set[_Future] = set()
+        self._shutdown = False
+
+    @property
+    def grace(self) -> float:
+        """Seconds a cancelled job gets to unwind before it is given up (see the engine)."""
+        return self._grace
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn(*args, **kwargs)`` as a threado thread on the engine; return its future.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+            RuntimeError: the executor was shut down.
+        """
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        token = f"threado-{uuid.uuid4().hex}"
+
+        def request_cancel(future: _Future) -> None:
+            self._signal(token)
+
+        future = _Future(request_cancel)
+        future._start()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._futures.add(future)
+        try:
+            self._launch(token, (fn, args, kwargs), future)
+        except Exception as e:  # e.g. a function or argument the engine cannot serialize
+            err = TypeError(f"could not submit {fn!r} to the engine: {type(e).__name__}: {e}")
+            err.__cause__ = e
+            self._finish(future, False, err)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking jobs; ``cancel_futures`` cancels the running ones.
+
+        With ``wait``, a blocking point that returns once every job has
+        ended. The engine's client or runtime is left running (it is the
+        caller's).
+        """
+        with self._lock:
+            self._shutdown = True
+            futures = list(self._futures)
+        if cancel_futures:
+            for f in futures:
+                f.cancel()
+        if wait and futures:
+            wait_for(futures, return_when=ALL_COMPLETED)
+
+    def _finish(self, future: _Future, ok: bool, value: Any) -> None:
+        with self._lock:
+            self._futures.discard(future)
+        future._end(ok, value)
+
+    def _outcome(self, future: _Future, kind: str, value: Any) -> None:
+        """End ``future`` with a task's ``(kind, value)`` (see ``_remote_job``)."""
+        if kind == OK:
+            self._finish(future, True, value)
+        elif kind in (CANCELLED, STUCK):  # only after a cancel: the future ends cancelled
+            self._finish(future, False, RuntimeError(f"the job ended {kind} without a cancel"))
+        else:  # pragma: no cover - run_job returns one of the three
+            self._finish(future, False, RuntimeError(f"unknown outcome {kind!r}"))
+
+    # -- for the engines ------------------------------------------------------------------
+
+    def _launch(self, token: str, job: Job, future: _Future) -> None:
+        """Submit ``job`` (``(fn, args, kwargs)``) as a task; see ``_remote_job``."""
+        raise NotImplementedError
+
+    def _signal(self, token: str) -> None:
+        raise NotImplementedError
