@@ -42,6 +42,7 @@ from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
 from ._queues import ShutDown as ShutDown
+from ._scopes import CancelScope as CancelScope
 from ._scopes import TimeoutScope as TimeoutScope
 from ._scopes import cancel_requested as cancel_requested
 from ._scopes import checkpoint as checkpoint
@@ -117,6 +118,7 @@ __all__ = [
     "Barrier",
     "BoundedSemaphore",
     "CancelReason",
+    "CancelScope",
     "Condition",
     "Deadlock",
     "Event",
