@@ -72,6 +72,8 @@ if _typing.TYPE_CHECKING:
     from . import ssl as ssl
     from . import subprocess as subprocess
     from . import testing as testing
+    from ._asyncio import to_thread as to_thread
+    from ._executor import ThreadPoolExecutor as ThreadPoolExecutor
     from ._fdwait import wait_readable as wait_readable
     from ._fdwait import wait_writable as wait_writable
 
@@ -80,7 +82,13 @@ __version__ = "0.1.0"
 # Public submodules, imported by the first `threado.<name>`.
 _LAZY_SUBMODULES = frozenset({"select", "socket", "ssl", "subprocess", "testing"})
 # Public names defined in a module imported on first use: name -> module.
-_LAZY_NAMES = {"wait_readable": "._fdwait", "wait_writable": "._fdwait"}
+_LAZY_NAMES = {
+    "wait_readable": "._fdwait",
+    "wait_writable": "._fdwait",
+    # concurrent.futures loads logging; asyncio is heavier still.
+    "ThreadPoolExecutor": "._executor",
+    "to_thread": "._asyncio",
+}
 
 
 def _lazy_attribute(name: str) -> object:
@@ -134,6 +142,7 @@ __all__ = [
     "ThreadCancelled",
     "ThreadError",
     "ThreadGroup",
+    "ThreadPoolExecutor",
     "ThreadTimeout",
     "TimeoutScope",
     "after",
@@ -161,6 +170,7 @@ __all__ = [
     "threads",
     "timeout_after",
     "timeout_at",
+    "to_thread",
     "unpatch",
     "wait",
     "wait_readable",
