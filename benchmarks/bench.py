@@ -47,6 +47,7 @@ from cases import (  # noqa: E402
     cancel,
     deadlock,
     events,
+    executors,
     groups,
     imports,
     locks,
@@ -68,6 +69,7 @@ CASES: list[Case] = [
     *groups.CASES,
     *sockets.CASES,
     *wait.CASES,
+    *executors.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

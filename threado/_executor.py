@@ -70,14 +70,14 @@ from collections.abc import Callable
 from concurrent.futures import _base
 from concurrent.futures.thread import BrokenThreadPool
 from queue import Empty
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from ._condition import Condition
 from ._errors import ThreadCancelled
-from ._locks import Lock
+from ._parking import TIMED_OUT, WaitQueue, wait_deadline
 from ._scopes import CancelScope, shield
-from ._semaphores import Semaphore
 from ._simplequeue import SimpleQueue
+from ._state import get_state, local
 from ._threads import Thread, current_thread, spawn
 
 __all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
@@ -92,6 +92,88 @@ _NOTIFIED = _base.CANCELLED_AND_NOTIFIED
 _FINISHED = _base.FINISHED
 
 
+class _FutureCondition:
+    """The condition of a job's future: a C ``RLock``, and threado parking to wait.
+
+    What ``concurrent.futures`` and ``threado.wait`` use of a future's
+    condition, and no more: ``with``, ``acquire``/``release``, ``wait``
+    (a blocking point) and ``notify_all``. The lock is a C ``RLock`` as in
+    the standard library: held only for a few lines, and taking it never
+    raises :class:`ThreadCancelled`, so a worker whose own thread was
+    cancelled still settles the future. The wait queue is made by the first
+    wait (under the lock), so a future nobody waits on costs one lock.
+    Notifying is broadcast only, so an abandoned hand-off needs no passing
+    on: every waiter was woken anyway.
+    """
+
+    __slots__ = ("_lock", "_queue", "acquire", "release")
+
+    def __init__(self) -> None:
+        lock = self._lock = _thread.RLock()
+        self.acquire = lock.acquire
+        self.release = lock.release
+        self._queue: WaitQueue | None = None
+
+    def __enter__(self) -> bool:
+        return self._lock.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.__exit__(exc_type, exc, tb)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Release the lock, wait for :meth:`notify_all`, re-acquire; a blocking point.
+
+        Returns:
+            ``True`` if notified, ``False`` if ``timeout`` passed.
+
+        Raises:
+            RuntimeError: the caller does not hold the lock.
+            ThreadCancelled: the thread was cancelled or a deadline passed
+                (the lock is held again when it propagates).
+        """
+        lock = self._lock
+        if not lock._is_owned():  # type: ignore[attr-defined]
+            raise RuntimeError("cannot wait on un-acquired lock")
+        deadline = None if timeout is None else wait_deadline(timeout)
+        st = local.state
+        if st is None:
+            st = get_state()
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
+        q = self._queue
+        if q is None:
+            q = self._queue = WaitQueue(_thread.allocate_lock())
+        w = None
+        try:
+            with q.mutex:
+                w = q.enqueue_locked(st)
+            saved = lock._release_save()  # type: ignore[attr-defined]
+        except BaseException:
+            if w is not None:  # interrupted before releasing the lock
+                q.abandon(w)
+            raise
+        try:
+            result = q.wait(st, w, deadline, self)
+        except BaseException:
+            q.abandon(w)
+            raise
+        finally:
+            lock._acquire_restore(saved)  # type: ignore[attr-defined]
+        return result is not TIMED_OUT
+
+    def notify_all(self) -> None:
+        """Wake every waiter (the caller holds the lock)."""
+        q = self._queue
+        if q is not None:
+            with q.mutex:
+                q.handoff_all_locked(True)
+
+
 class _Job(_base.Future[T]):
     """A future that carries its job and can cancel it while it runs."""
 
@@ -103,11 +185,8 @@ class _Job(_base.Future[T]):
         ctx: contextvars.Context,
     ) -> None:
         # The base __init__'s fields, with a threado condition (so result()
-        # and wait() are blocking points) instead of a threading one. Its
-        # lock is a C RLock, as the standard library's: held only for a few
-        # lines, and taking it never raises ThreadCancelled, so a worker
-        # whose own thread was cancelled still settles the future.
-        self._condition = Condition(_thread.RLock())  # type: ignore[assignment]
+        # and wait() are blocking points) instead of a threading one.
+        self._condition = _FutureCondition()  # type: ignore[assignment]
         self._state = _PENDING
         self._result = None
         self._exception = None
@@ -281,7 +360,8 @@ def _worker(
                 # About to wait: count ourselves idle, so submit reuses us.
                 executor = executor_ref()
                 if executor is not None:
-                    executor._idle_semaphore.release()
+                    with executor._idle_lock:
+                        executor._idle += 1
                 del executor
                 job = work_queue.get()
             if job is not None:
@@ -351,11 +431,14 @@ class ThreadPoolExecutor(_base.Executor):
         self._max_workers = max_workers
         self._shared = _Shared()
         self._work_queue = self._shared.queue
-        self._idle_semaphore = Semaphore(0)
+        # Workers waiting for a job, less the jobs submitted to them since.
+        self._idle = 0
+        self._idle_lock = _thread.allocate_lock()
         self._threads: set[Thread[Any]] = set()
         self._broken: str | bool = False
         self._shutdown = False
-        self._shutdown_lock = Lock()
+        # Held for a few lines only (never across a wait): a C lock.
+        self._shutdown_lock = _thread.allocate_lock()
         self._thread_name_prefix = thread_name_prefix or (f"ThreadPoolExecutor-{self._counter()}")
         self._initializer = initializer
         self._initargs = initargs
@@ -387,8 +470,10 @@ class ThreadPoolExecutor(_base.Executor):
 
     def _adjust_thread_count(self) -> None:
         # An idle worker will take the job: start no thread.
-        if self._idle_semaphore.acquire(timeout=0):
-            return
+        with self._idle_lock:
+            if self._idle:
+                self._idle -= 1
+                return
 
         # When the executor is collected, the callback wakes the workers.
         def weakref_cb(_: object, q: SimpleQueue[_Job[Any] | None] = self._work_queue) -> None:
@@ -417,8 +502,10 @@ class ThreadPoolExecutor(_base.Executor):
         """
         with shield(), self._shutdown_lock, _global_shutdown_lock:  # we are cancelled
             self._threads.discard(current_thread())
-            if self._idle_semaphore.acquire(timeout=0):
-                return
+            with self._idle_lock:
+                if self._idle:
+                    self._idle -= 1
+                    return
             if not self._shutdown and not _shutdown:
                 self._adjust_thread_count()
 

@@ -188,7 +188,12 @@ class CancelScope(_Pushed):
     __slots__ = ("cancel_called", "cancelled_caught")
 
     def __init__(self) -> None:
-        super().__init__()
+        # _Pushed's fields, set here (no super() call: timeouts are hot).
+        self._state = None
+        self._active = False
+        self._index = 0
+        self._prev_deadline = None
+        self._prev_visible = 0
         self.cancel_called = False
         self.cancelled_caught = False
 
@@ -237,7 +242,9 @@ class CancelScope(_Pushed):
             st = get_state()
         if self._state is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        lock = _lock_of(st)
+        lock = st.scope_lock
+        if lock is None:
+            lock = _lock_of(st)
         self._state = st
         with lock:
             prev = self._prev_deadline = st.deadline
@@ -299,7 +306,14 @@ class TimeoutScope(CancelScope):
     def __init__(
         self, deadline: float | None, raise_on_expiry: bool, seconds: float | None
     ) -> None:
-        super().__init__()
+        # CancelScope's and _Pushed's fields, set here (no super() calls).
+        self._state = None
+        self._active = False
+        self._index = 0
+        self._prev_deadline = None
+        self._prev_visible = 0
+        self.cancel_called = False
+        self.cancelled_caught = False
         self._deadline = deadline
         self._raise = raise_on_expiry
         self._seconds = seconds
@@ -326,10 +340,33 @@ class TimeoutScope(CancelScope):
         return f"<threado.{kind}_at({self._deadline:.6f})>"
 
     def __enter__(self) -> TimeoutScope:
+        # CancelScope._push, inlined: timeout blocks are hot.
+        st = local.state
+        if st is None:
+            st = get_state()
+        if self._state is not None:
+            raise RuntimeError(f"{self!r} cannot be entered twice")
+        lock = st.scope_lock
+        if lock is None:
+            lock = _lock_of(st)
+        self._state = st
         seconds = self._seconds
-        if seconds is not None and self._state is None:  # relative: counts from here
-            self._deadline = _monotonic() + seconds
-        self._push(self._deadline)
+        d: float | None
+        if seconds is not None:  # relative: counts from here
+            d = self._deadline = _monotonic() + seconds
+        else:
+            d = self._deadline
+        with lock:
+            prev = self._prev_deadline = st.deadline
+            self._prev_visible = st.visible_from
+            scopes = st.scopes
+            self._index = len(scopes)
+            scopes.append(self)
+            self._active = True
+            if self.cancel_called:
+                d = _CANCELLED
+            if d is not None and (prev is None or d < prev):
+                st.deadline = d
         return self
 
     def __exit__(
@@ -338,8 +375,18 @@ class TimeoutScope(CancelScope):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        self._pop()
-        if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
+        # CancelScope._pop, inlined.
+        st = self._state
+        scopes = st.scopes  # type: ignore[union-attr]
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
+            raise _misnested(self, st)
+        with st.scope_lock:  # type: ignore[union-attr]
+            scopes.pop()
+            self._active = False
+            st.deadline = self._prev_deadline  # type: ignore[union-attr]
+        if exc is None:
+            return False
+        if isinstance(exc, ThreadCancelled) and exc.source is self:
             self.cancelled_caught = True
             if exc.reason is not CancelReason.DEADLINE:
                 return True  # cancel(): quietly
