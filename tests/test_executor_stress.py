@@ -68,12 +68,10 @@ def _round(rng: random.Random, n: int) -> list[str]:
     ex = threado.ThreadPoolExecutor(max_workers=rng.randint(1, 8))
     cancel_all = rng.random() < 0.5
     kinds = ["quick", "sleep", "raise", "swallow"] + (["forever"] if cancel_all else [])
-    trackers = [
-        Tracker(rng.choice(kinds), rng.random() * 0.002, active, lock) for _ in range(n)
-    ]
+    trackers = [Tracker(rng.choice(kinds), rng.random() * 0.002, active, lock) for _ in range(n)]
     stop = threading.Event()
 
-    def canceller(seed: int) -> None:
+    def canceller(seed: float) -> None:
         r = random.Random(seed)
         while not stop.is_set():
             t = trackers[r.randrange(n)]
@@ -85,9 +83,9 @@ def _round(rng: random.Random, n: int) -> list[str]:
     cancellers = [threado.spawn(canceller, rng.random()) for _ in range(2)]
     try:
         for t in trackers:
-            f = ex.submit(t)
-            f.add_done_callback(t.done)
-            t.future = f
+            sub = ex.submit(t)
+            sub.add_done_callback(t.done)
+            t.future = sub
             if rng.random() < 0.02:
                 threado.sleep(0.0005)
     finally:
@@ -101,15 +99,16 @@ def _round(rng: random.Random, n: int) -> list[str]:
     if active[0] != 0:
         problems.append(f"{active[0]} jobs outlived shutdown()")
     for i, t in enumerate(trackers):
-        f = t.future
-        assert f is not None
+        fut = t.future
+        assert fut is not None
+        f: cf.Future[Any] = fut
         if not f.done():
             problems.append(f"{i}: not done after shutdown")
             continue
         if t.callbacks != 1:
             problems.append(f"{i}: {t.callbacks} done-callbacks")
         if True in t.cancel_results and not f.cancelled():
-            problems.append(f"{i}: cancel() said True, ended {f._state}")  # type: ignore[attr-defined]
+            problems.append(f"{i}: cancel() said True, ended {f._state}")
         if False in t.cancel_results and f.cancelled():
             problems.append(f"{i}: cancel() said False, ended cancelled")
         if f.cancelled():
