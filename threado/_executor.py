@@ -466,8 +466,6 @@ class ThreadPoolExecutor(_base.Executor):
             self._adjust_thread_count()
         return job
 
-    submit.__doc__ = _base.Executor.submit.__doc__
-
     def _adjust_thread_count(self) -> None:
         # An idle worker will take the job: start no thread.
         with self._idle_lock:
