@@ -52,7 +52,8 @@ def main() -> None:
     print(f"main: stragglers cancelled: {stragglers}")
     print(f"main: every started fetch closed its connection: {sorted(started) == sorted(closed)}")
     print(f"main: shutdown took well under a minute: {elapsed < 10}")
-    print(f"main: crawler threads left: {[t.name for t in threado.threads() if 'crawler' in t.name]}")
+    left = [t.name for t in threado.threads() if "crawler" in t.name]
+    print(f"main: crawler threads left: {left}")
     print("crawler_pool finished")
 
 
