@@ -100,8 +100,10 @@ class _FutureCondition:
     (a blocking point) and ``notify_all``. The lock is a C ``RLock`` as in
     the standard library: held only for a few lines, and taking it never
     raises :class:`ThreadCancelled`, so a worker whose own thread was
-    cancelled still settles the future. The wait queue is made by the first
-    wait (under the lock), so a future nobody waits on costs one lock.
+    cancelled still settles the future. The wait queue is guarded by that
+    same lock (a waiter that abandons takes it again, as any ``WaitQueue``
+    owner's mutex), and made by the first wait, so a future nobody waits on
+    costs one lock.
     Notifying is broadcast only, so an abandoned hand-off needs no passing
     on: every waiter was woken anyway.
     """
@@ -146,12 +148,11 @@ class _FutureCondition:
         if st.cancel is not None or st.deadline is not None:
             st.check()
         q = self._queue
-        if q is None:
-            q = self._queue = WaitQueue(_thread.allocate_lock())
+        if q is None:  # guarded by our own lock (held here, and by notify_all)
+            q = self._queue = WaitQueue(lock)  # type: ignore[arg-type]
         w = None
         try:
-            with q.mutex:
-                w = q.enqueue_locked(st)
+            w = q.enqueue_locked(st)
             saved = lock._release_save()  # type: ignore[attr-defined]
         except BaseException:
             if w is not None:  # interrupted before releasing the lock
@@ -170,8 +171,7 @@ class _FutureCondition:
         """Wake every waiter (the caller holds the lock)."""
         q = self._queue
         if q is not None:
-            with q.mutex:
-                q.handoff_all_locked(True)
+            q.handoff_all_locked(True)
 
 
 class _Job(_base.Future[T]):
