@@ -261,8 +261,15 @@ def test_a_job_can_cancel_its_own_worker_thread_and_the_pool_carries_on() -> Non
             threado.current_thread().cancel(blocking=False)
             threado.sleep(1)
 
+        gate = threado.Event()
+        first = ex.submit(gate.wait)
         f = ex.submit(suicide)
+        queued = [ex.submit(threado.sleep, 0) for _ in range(3)]  # behind it
+        gate.set()
+        assert first.result(SLACK) is True
         assert isinstance(f.exception(SLACK), ThreadCancelled)
+        # The cancelled worker took no more jobs: a new one ran them.
+        assert [q.exception(SLACK) for q in queued] == [None, None, None]
         assert ex.submit(lambda: 5).result(SLACK) == 5
 
 

@@ -310,8 +310,9 @@ def _python_exit() -> None:
     for _, shared in items:
         shared.cancel_everything()
         shared.queue.put(None)
-    for t, _ in items:
-        t.wait()
+    with shield():  # the main thread may have been cancelled itself
+        for t, _ in items:
+            t.wait()
 
 
 try:
@@ -352,11 +353,19 @@ def _worker(
             return
     work_queue = shared.queue
     running = shared.running
+    st = get_state()
+    idle = False
     try:
         while True:
+            if st.cancel is not None:
+                # This worker thread itself was cancelled (a job cancelled
+                # threado.current_thread()): take no more jobs.
+                raise ThreadCancelled("worker cancelled")
             try:
+                idle = False
                 job = work_queue.get_nowait()
             except Empty:
+                idle = True
                 # About to wait: count ourselves idle, so submit reuses us.
                 executor = executor_ref()
                 if executor is not None:
@@ -382,12 +391,11 @@ def _worker(
                 return
             del executor
     except ThreadCancelled:
-        # This worker thread itself was cancelled (a job cancelled
-        # threado.current_thread()): it ends; the pool starts another one
-        # if work is waiting.
+        # This worker thread itself was cancelled: it ends; the pool starts
+        # another one if work is waiting.
         executor = executor_ref()
         if executor is not None:
-            executor._worker_lost()
+            executor._worker_lost(idle)
     except BaseException:
         _base.LOGGER.critical("Exception in worker", exc_info=True)
 
@@ -491,20 +499,20 @@ class ThreadPoolExecutor(_base.Executor):
             self._threads.add(t)
             _workers[t] = self._shared
 
-    def _worker_lost(self) -> None:
+    def _worker_lost(self, was_idle: bool) -> None:
         """A worker ended by its own thread's cancellation: replace it if needed.
 
-        It had counted itself idle before the wait that raised. If that
-        token is still there it takes it back; if a submitter took it (and
-        so started no thread for its job), a new worker takes the job.
+        If it had counted itself idle (its wait for a job raised), it takes
+        that token back, unless a submitter took it (and so started no
+        thread for its job); a new worker then takes the waiting jobs.
         """
         with shield(), self._shutdown_lock, _global_shutdown_lock:  # we are cancelled
             self._threads.discard(current_thread())
-            with self._idle_lock:
-                if self._idle:
-                    self._idle -= 1
-                    return
-            if not self._shutdown and not _shutdown:
+            if was_idle:
+                with self._idle_lock:
+                    if self._idle:
+                        self._idle -= 1
+            if not self._shutdown and not _shutdown and not self._work_queue.empty():
                 self._adjust_thread_count()
 
     def _initializer_failed(self) -> None:
