@@ -246,7 +246,8 @@ class CancelScope(_Pushed):
         if lock is None:
             lock = _lock_of(st)
         self._state = st
-        with lock:
+        lock.acquire()
+        try:
             prev = self._prev_deadline = st.deadline
             self._prev_visible = st.visible_from
             self._index = len(st.scopes)
@@ -256,6 +257,8 @@ class CancelScope(_Pushed):
                 d = _CANCELLED
             if d is not None and (prev is None or d < prev):
                 st.deadline = d
+        finally:
+            lock.release()
 
     def _pop(self) -> ThreadState:
         st = self._state
@@ -264,10 +267,14 @@ class CancelScope(_Pushed):
         scopes = st.scopes
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:
             raise _misnested(self, st)
-        with st.scope_lock:  # type: ignore[union-attr]
+        lock = st.scope_lock
+        lock.acquire()  # type: ignore[union-attr]
+        try:
             scopes.pop()
             self._active = False
             st.deadline = self._prev_deadline
+        finally:
+            lock.release()  # type: ignore[union-attr]
         return st
 
     def __enter__(self) -> CancelScope:
@@ -356,7 +363,8 @@ class TimeoutScope(CancelScope):
             d = self._deadline = _monotonic() + seconds
         else:
             d = self._deadline
-        with lock:
+        lock.acquire()  # not `with`: a third of the cost, and this is hot
+        try:
             prev = self._prev_deadline = st.deadline
             self._prev_visible = st.visible_from
             scopes = st.scopes
@@ -367,6 +375,8 @@ class TimeoutScope(CancelScope):
                 d = _CANCELLED
             if d is not None and (prev is None or d < prev):
                 st.deadline = d
+        finally:
+            lock.release()
         return self
 
     def __exit__(
@@ -380,10 +390,14 @@ class TimeoutScope(CancelScope):
         scopes = st.scopes  # type: ignore[union-attr]
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
             raise _misnested(self, st)
-        with st.scope_lock:  # type: ignore[union-attr]
+        lock = st.scope_lock  # type: ignore[union-attr]
+        lock.acquire()  # type: ignore[union-attr]
+        try:
             scopes.pop()
             self._active = False
             st.deadline = self._prev_deadline  # type: ignore[union-attr]
+        finally:
+            lock.release()  # type: ignore[union-attr]
         if exc is None:
             return False
         if isinstance(exc, ThreadCancelled) and exc.source is self:
@@ -523,7 +537,9 @@ class _Shield(_Pushed):
             st.deadline = None
             st.visible_from = 1
             return
-        with _lock_of(st):  # hide everything outside; remember what was visible
+        lock = _lock_of(st)
+        lock.acquire()
+        try:  # hide everything outside; remember what was visible
             self._prev_deadline = st.deadline
             self._prev_visible = st.visible_from
             self._index = len(scopes)
@@ -531,6 +547,8 @@ class _Shield(_Pushed):
             self._active = True
             st.deadline = None
             st.visible_from = len(scopes)
+        finally:
+            lock.release()
 
     def __exit__(
         self,
@@ -546,10 +564,14 @@ class _Shield(_Pushed):
             scopes.pop()
             st.deadline, st.visible_from = self._prev_deadline, self._prev_visible  # type: ignore[union-attr]
             return False
-        with st.scope_lock:  # type: ignore[union-attr]
+        lock = st.scope_lock  # type: ignore[union-attr]
+        lock.acquire()  # type: ignore[union-attr]
+        try:
             scopes.pop()
             self._active = False
             st.deadline, st.visible_from = self._prev_deadline, self._prev_visible  # type: ignore[union-attr]
+        finally:
+            lock.release()  # type: ignore[union-attr]
         return False
 
 
