@@ -278,3 +278,26 @@ def test_the_loop_closing_with_a_thread_running() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["cleanup ran", "loop closed"]
+
+
+def test_a_coroutine_closed_without_its_loop_cancels_the_thread() -> None:
+    """loop.close() with the task pending, then the coroutine is closed (as
+    collecting the abandoned task does): the thread is cancelled."""
+    job = Job()
+    cleaned = threado.Event()
+
+    def body() -> str:
+        try:
+            return job()
+        finally:
+            cleaned.set()
+
+    loop = asyncio.new_event_loop()
+    coro = threado.to_thread(body)
+    task = loop.create_task(coro)
+    loop.run_until_complete(job.parked())
+    loop.close()
+    task._log_destroy_pending = False  # type: ignore[attr-defined]  # we know
+    coro.close()
+    assert cleaned.wait(SLACK)
+    assert job.log == ["cleanup"]

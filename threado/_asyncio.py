@@ -30,7 +30,9 @@ All the bookkeeping (which future the done-callback settles) happens in
 the loop's thread: ``_settle`` runs there, and so does the coroutine, so
 they need no lock. If the loop is closed before the job ends, the
 callback's ``call_soon_threadsafe`` raises ``RuntimeError``, which is
-ignored: nobody is left to tell.
+ignored: nobody is left to tell; and if the pending coroutine is then
+closed (``GeneratorExit``, when the abandoned task is collected), the job
+is cancelled, without waiting: a closing coroutine cannot wait.
 """
 
 from __future__ import annotations
@@ -119,5 +121,10 @@ async def to_thread(func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) 
                 await box[0]
             except asyncio.CancelledError:
                 pass  # cancelled again while the thread unwinds: still unwinding
+        raise
+    except GeneratorExit:
+        # The coroutine is closed without being resumed (its loop was closed
+        # with the task pending): cancel the thread; nobody can wait for it.
+        job.cancel()
         raise
     return job.result()
