@@ -164,7 +164,9 @@ def _fence() -> None:
     _fence_lock.release()
 
 
-_fence_lock = _thread.allocate_lock()
+# Reentrant: a signal handler that cancels a scope while its thread is
+# inside _fence() must not deadlock.
+_fence_lock = _thread.RLock()
 
 
 class CancelScope(_Pushed):
