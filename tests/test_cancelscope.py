@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -385,10 +386,61 @@ def test_stress_cancels_racing_the_exit_never_leak() -> None:
             scopes[r.randrange(N)].cancel()
             threado.sleep(r.random() * 0.0005)
 
-    t = threado.spawn(owner)
-    cancellers = [threado.spawn(canceller, s) for s in range(3)]
-    t.join(60)
-    for c in cancellers:
-        c.join(60)
+    def owner_checked() -> tuple[float | None, int]:
+        owner()
+        st = get_state()
+        return st.deadline, len(st.scopes)
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: between the lines of a push or pop
+    try:
+        t = threado.spawn(owner_checked)
+        cancellers = [threado.spawn(canceller, s) for s in range(3)]
+        end_state = t.join(60)
+        for c in cancellers:
+            c.join(60)
+    finally:
+        sys.setswitchinterval(old_interval)
     assert problems == []
-    assert get_state().deadline is None
+    assert end_state == (None, 0)  # nothing leaked into the thread's state
+
+
+class _Meddling(threado.TimeoutScope):
+    """A timeout scope whose entry lets another thread cancel a scope in the
+    middle of the push (between reading and writing the thread's deadline),
+    the interleaving the push's re-check of ``scope_gen`` exists for."""
+
+    __slots__ = ("_called", "hook")
+
+    def __init__(self, hook: Callable[[], None]) -> None:
+        self.hook: Callable[[], None] | None = None
+        super().__init__(None, True, 100.0)
+        self.hook = hook
+
+    @property
+    def cancel_called(self) -> bool:
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
+        return self._called
+
+    @cancel_called.setter
+    def cancel_called(self, value: bool) -> None:
+        self._called = value
+
+
+def test_a_cancel_landing_in_the_middle_of_a_push_is_not_lost() -> None:
+    def run() -> tuple[bool, bool]:
+        with CancelScope() as outer:
+
+            def cancel_from_another_thread() -> None:
+                # A plain thread and join: no blocking point in the middle of the push.
+                t = threading.Thread(target=outer.cancel)
+                t.start()
+                t.join()
+
+            with _Meddling(cancel_from_another_thread) as inner:
+                threado.sleep(100)  # without the re-check: 100 s, then ThreadTimeout
+        return outer.cancelled_caught, inner.cancelled_caught
+
+    assert threado.spawn(run).join(SLACK) == (True, False)

@@ -41,8 +41,8 @@ test (they already look at ``ThreadState.deadline``), and
 only its own cancellation, exactly as a timeout does. The owner's cached
 ``deadline`` and each entry's saved ``_prev_deadline`` are normally the
 owner's alone; :meth:`CancelScope.cancel` from another thread writes them
-too, under the state's ``scope_lock`` (held by the owner while it pushes
-or pops a cancel scope, and a shield with scopes below it):
+too, holding the state's ``scope_lock`` and bumping ``scope_gen`` before
+and after its writes (odd while it writes):
 
 * if the scope is no longer active (popped), nothing is written: a cancel
   never leaks out of its block, however it races the exit;
@@ -52,23 +52,33 @@ or pops a cancel scope, and a shield with scopes below it):
 * the thread's ``deadline`` becomes ``-inf`` if the scope is visible now
   (no shield above it), and the thread is unparked.
 
+The owner pushes and pops without the lock (timeout blocks are hot): it
+reads ``scope_gen`` first, writes, and reads it again. If it was odd, a
+canceller is writing, and the owner takes the lock instead; if it moved, a
+canceller ran between the owner's lines, and the owner, under the lock,
+recomputes what it wrote from the stack itself (``_visible_deadline``: the
+earliest deadline of the visible scopes, ``-inf`` if one is cancelled).
+That relies on the GIL's sequential consistency between the owner's
+writes and its re-read; free-threaded builds always take the lock.
+
 A scope cancelled before it is entered is cancelled from its start: the
-push reads ``cancel_called`` under the lock after publishing ``_state``,
-and ``cancel()`` reads ``_state`` after setting ``cancel_called`` (with a
-full fence between, so that one of the two always sees the other). The
-lock is reentrant, so ``cancel()`` from a signal handler never deadlocks;
-it never waits for anything but another thread's push or pop, which never
-blocks. (A signal handler that cancels a scope of its *own* thread at the
-instant that thread is between the lines of a push or pop of another scope
-may see that push or pop restore a stale deadline; the cancel is then
-delivered when that scope is popped. Handlers normally cancel a scope that
-is already open around the wait they interrupt.)
+push reads ``cancel_called`` after publishing ``_state``, and ``cancel()``
+reads ``_state`` after setting ``cancel_called`` (with a full fence between,
+so that one of the two always sees the other). The lock is reentrant, so
+``cancel()`` from a signal handler never deadlocks; it never waits for
+anything but another canceller or a locked push or pop, which never block.
+(A signal handler that cancels a scope of its *own* thread while that
+thread holds the lock to redo a push or pop may see the redo restore a
+stale deadline; the cancel is then delivered when the next scope above the
+cancelled one is popped. Handlers normally cancel a scope that is already
+open around the wait they interrupt.)
 """
 
 from __future__ import annotations
 
 import _thread
 import math
+import sysconfig
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -111,6 +121,115 @@ def _lock_of(st: ThreadState) -> _thread.RLock:
     return lock
 
 
+def _visible_deadline(st: ThreadState, start: int, end: int) -> float | None:
+    """The deadline the scopes at ``scopes[start:end]`` put in force (owner, locked)."""
+    d: float | None = None
+    for entry in st.scopes[start:end]:
+        if entry.cancel_called:
+            return _CANCELLED
+        sd = entry.deadline
+        if sd is not None and (d is None or sd < d):
+            d = sd
+    return d
+
+
+def _push(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> None:
+    """Push ``entry`` (deadline ``d``, or a shield) on the owner's stack.
+
+    Without the lock when no canceller wrote meanwhile (``scope_gen`` did
+    not move, and was even: see the module docstring); else redone under it.
+    """
+    gen = st.scope_gen
+    if gen & 1 or _FREE_THREADED:
+        lock = st.scope_lock
+        if lock is None:
+            lock = _lock_of(st)
+        lock.acquire()
+        try:
+            _push_writes(st, entry, d, shield)
+        finally:
+            lock.release()
+        return
+    # _push_writes, inlined (this is every timeout block's entry):
+    scopes = st.scopes
+    prev = entry._prev_deadline = st.deadline
+    entry._prev_visible = st.visible_from
+    entry._index = len(scopes)
+    scopes.append(entry)
+    entry._active = True
+    if shield:
+        st.deadline = None
+        st.visible_from = len(scopes)
+    else:
+        if entry.cancel_called:
+            d = _CANCELLED
+        if d is not None and (prev is None or d < prev):
+            st.deadline = d
+    if st.scope_gen != gen:  # a canceller ran meanwhile: recompute what we wrote
+        lock = _lock_of(st)
+        lock.acquire()
+        try:
+            entry._prev_deadline = _visible_deadline(st, entry._prev_visible, entry._index)
+            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+        finally:
+            lock.release()
+
+
+def _push_writes(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> None:
+    scopes = st.scopes
+    prev = entry._prev_deadline = st.deadline
+    entry._prev_visible = st.visible_from
+    entry._index = len(scopes)
+    scopes.append(entry)
+    entry._active = True
+    if shield:  # hide everything outside
+        st.deadline = None
+        st.visible_from = len(scopes)
+        return
+    if entry.cancel_called:  # cancelled before it was entered
+        d = _CANCELLED
+    if d is not None and (prev is None or d < prev):
+        st.deadline = d
+
+
+def _pop(st: ThreadState, entry: _Pushed) -> None:
+    """Pop ``entry``, the innermost scope, restoring what its push replaced."""
+    gen = st.scope_gen
+    if gen & 1 or _FREE_THREADED:
+        lock = st.scope_lock
+        assert lock is not None  # created by a canceller's writes or a locked push
+        lock.acquire()
+        try:
+            _pop_writes(st, entry)
+        finally:
+            lock.release()
+        return
+    st.scopes.pop()  # _pop_writes, inlined
+    entry._active = False
+    st.deadline = entry._prev_deadline
+    st.visible_from = entry._prev_visible
+    if st.scope_gen != gen:  # a canceller ran meanwhile: recompute
+        lock = _lock_of(st)
+        lock.acquire()
+        try:
+            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+        finally:
+            lock.release()
+
+
+def _pop_writes(st: ThreadState, entry: _Pushed) -> None:
+    st.scopes.pop()
+    entry._active = False
+    st.deadline = entry._prev_deadline
+    st.visible_from = entry._prev_visible
+
+
+#: Without the GIL the owner's lock-free push and pop could miss a
+#: canceller's write (no ordering between its stores and its re-read of
+#: ``scope_gen``): free-threaded builds always take the lock.
+_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def _misnested(scope: _Pushed, st: ThreadState | None) -> RuntimeError:
     """Recover from a scope left out of order, and say what went wrong.
 
@@ -121,7 +240,7 @@ def _misnested(scope: _Pushed, st: ThreadState | None) -> RuntimeError:
     if st is not None and get_ident() == st.ident:
         with _lock_of(st):
             for i, entry in enumerate(st.scopes):
-                if entry is scope:  # type: ignore[comparison-overlap]
+                if entry is scope:
                     for gone in st.scopes[i:]:
                         if isinstance(gone, _Pushed):
                             gone._active = False
@@ -141,6 +260,11 @@ class _Pushed:
 
     #: Shields are never cancelled (see ``_state.ScopeLike``).
     cancel_called = False
+
+    @property
+    def deadline(self) -> float | None:
+        """The entry's own deadline: none (timeout scopes override it)."""
+        return None
 
     def __init__(self) -> None:
         self._state: ThreadState | None = None
@@ -223,64 +347,46 @@ class CancelScope(_Pushed):
             return  # not entered yet: the push reads cancel_called under the lock
         lock = st.scope_lock
         assert lock is not None  # created before _state was set
-        with lock:  # reentrant: a signal handler in the owner thread cannot deadlock
+        lock.acquire()  # reentrant: a signal handler in the owner thread cannot deadlock
+        st.scope_gen += 1  # odd: the owner's lock-free push/pop waits, or redoes
+        try:
             if not self._active:
                 return  # already left: a cancel must not leak out of the block
-            scopes = st.scopes
-            for entry in scopes[self._index + 1 :]:
+            for entry in st.scopes[self._index + 1 :]:
                 # Once ``entry`` is popped we are visible again (unless a
                 # shield below it still hides us): its pop restores -inf.
-                if isinstance(entry, _Pushed):
-                    entry._prev_deadline = _CANCELLED
+                entry._prev_deadline = _CANCELLED  # type: ignore[attr-defined]
                 if type(entry) is _Shield:
                     break
             if st.visible_from <= self._index:
                 st.deadline = _CANCELLED
+        finally:
+            st.scope_gen += 1
+            lock.release()
         unpark(st)
 
-    def _push(self, d: float | None) -> None:
+    def _enter(self, d: float | None) -> None:
         st = local.state
         if st is None:
             st = get_state()
         if self._state is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        lock = st.scope_lock
-        if lock is None:
-            lock = _lock_of(st)
+        if st.scope_lock is None:
+            _lock_of(st)  # before _state is published: cancel() relies on it
         self._state = st
-        lock.acquire()
-        try:
-            prev = self._prev_deadline = st.deadline
-            self._prev_visible = st.visible_from
-            self._index = len(st.scopes)
-            st.scopes.append(self)
-            self._active = True
-            if self.cancel_called:
-                d = _CANCELLED
-            if d is not None and (prev is None or d < prev):
-                st.deadline = d
-        finally:
-            lock.release()
+        _push(st, self, d, False)
 
-    def _pop(self) -> ThreadState:
+    def _exit(self) -> None:
         st = self._state
         if st is None:
             raise RuntimeError(f"{self!r} was not entered")
         scopes = st.scopes
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:
             raise _misnested(self, st)
-        lock = st.scope_lock
-        lock.acquire()  # type: ignore[union-attr]
-        try:
-            scopes.pop()
-            self._active = False
-            st.deadline = self._prev_deadline
-        finally:
-            lock.release()  # type: ignore[union-attr]
-        return st
+        _pop(st, self)
 
     def __enter__(self) -> CancelScope:
-        self._push(None)
+        self._enter(None)
         return self
 
     def __exit__(
@@ -289,7 +395,7 @@ class CancelScope(_Pushed):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        self._pop()
+        self._exit()
         if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
             self.cancelled_caught = True
             return True
@@ -349,36 +455,19 @@ class TimeoutScope(CancelScope):
         return f"<threado.{kind}_at({self._deadline:.6f})>"
 
     def __enter__(self) -> TimeoutScope:
-        # CancelScope._push, inlined: timeout blocks are hot.
+        # CancelScope._enter, inlined: timeout blocks are hot.
         st = local.state
         if st is None:
             st = get_state()
         if self._state is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        lock = st.scope_lock
-        if lock is None:
-            lock = _lock_of(st)
+        if st.scope_lock is None:
+            _lock_of(st)  # before _state is published: cancel() relies on it
         self._state = st
         seconds = self._seconds
-        d: float | None
         if seconds is not None:  # relative: counts from here
-            d = self._deadline = _monotonic() + seconds
-        else:
-            d = self._deadline
-        lock.acquire()  # not `with`: a third of the cost, and this is hot
-        try:
-            prev = self._prev_deadline = st.deadline
-            self._prev_visible = st.visible_from
-            scopes = st.scopes
-            self._index = len(scopes)
-            scopes.append(self)
-            self._active = True
-            if self.cancel_called:
-                d = _CANCELLED
-            if d is not None and (prev is None or d < prev):
-                st.deadline = d
-        finally:
-            lock.release()
+            self._deadline = _monotonic() + seconds
+        _push(st, self, self._deadline, False)
         return self
 
     def __exit__(
@@ -387,19 +476,13 @@ class TimeoutScope(CancelScope):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        # CancelScope._pop, inlined.
-        st = self._state
-        scopes = st.scopes  # type: ignore[union-attr]
-        if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
+        st = self._state  # CancelScope._exit, inlined
+        if st is None:
+            raise RuntimeError(f"{self!r} was not entered")
+        scopes = st.scopes
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:
             raise _misnested(self, st)
-        lock = st.scope_lock  # type: ignore[union-attr]
-        lock.acquire()  # type: ignore[union-attr]
-        try:
-            scopes.pop()
-            self._active = False
-            st.deadline = self._prev_deadline  # type: ignore[union-attr]
-        finally:
-            lock.release()  # type: ignore[union-attr]
+        _pop(st, self)
         if exc is None:
             return False
         if isinstance(exc, ThreadCancelled) and exc.source is self:
@@ -519,8 +602,6 @@ def ignore_at(
 class _Shield(_Pushed):
     __slots__ = ()
 
-    deadline = None
-
     def __repr__(self) -> str:
         return "<threado.shield>"
 
@@ -531,26 +612,7 @@ class _Shield(_Pushed):
         if st is None:
             st = get_state()
         self._state = st
-        scopes = st.scopes
-        if not scopes:  # nothing outside that a canceller could reach: no lock
-            self._prev_deadline = st.deadline
-            self._prev_visible = st.visible_from
-            scopes.append(self)
-            st.deadline = None
-            st.visible_from = 1
-            return
-        lock = _lock_of(st)
-        lock.acquire()
-        try:  # hide everything outside; remember what was visible
-            self._prev_deadline = st.deadline
-            self._prev_visible = st.visible_from
-            self._index = len(scopes)
-            scopes.append(self)
-            self._active = True
-            st.deadline = None
-            st.visible_from = len(scopes)
-        finally:
-            lock.release()
+        _push(st, self, None, True)
 
     def __exit__(
         self,
@@ -562,18 +624,7 @@ class _Shield(_Pushed):
         scopes = st.scopes  # type: ignore[union-attr]
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
             raise _misnested(self, st)
-        if len(scopes) == 1:
-            scopes.pop()
-            st.deadline, st.visible_from = self._prev_deadline, self._prev_visible  # type: ignore[union-attr]
-            return False
-        lock = st.scope_lock  # type: ignore[union-attr]
-        lock.acquire()  # type: ignore[union-attr]
-        try:
-            scopes.pop()
-            self._active = False
-            st.deadline, st.visible_from = self._prev_deadline, self._prev_visible  # type: ignore[union-attr]
-        finally:
-            lock.release()  # type: ignore[union-attr]
+        _pop(st, self)  # type: ignore[arg-type]
         return False
 
 

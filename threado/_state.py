@@ -32,8 +32,9 @@ Theory of operation
 
   The one exception to "owner only": ``CancelScope.cancel()`` from another
   thread writes ``deadline`` (and the saved deadlines of the scopes above
-  the cancelled one) under ``scope_lock``, which the owner holds while it
-  pushes and pops cancel scopes (see ``_scopes``).
+  the cancelled one) under ``scope_lock``, bumping ``scope_gen`` before and
+  after; the owner pushes and pops without the lock and redoes the push or
+  pop under it if ``scope_gen`` moved meanwhile (see ``_scopes``).
 
 * ``waiting_on``/``wait_since`` say what the thread is parked on, for
   ``repr`` and introspection. They are set once the waiter is registered
@@ -120,6 +121,7 @@ class ThreadState:
         "end_hooks",
         "handle",
         "ident",
+        "scope_gen",
         "scope_lock",
         "scopes",
         "token",
@@ -142,6 +144,9 @@ class ThreadState:
         # Guards the scope stack against CancelScope.cancel() from other
         # threads (see _scopes); created by the first scope push.
         self.scope_lock: _thread.RLock | None = None
+        # Bumped by CancelScope.cancel() (under scope_lock) before and after
+        # it writes: odd while a canceller writes (see _scopes).
+        self.scope_gen = 0
         self.waiting_on: object = None
         self.wait_since = 0.0
         # Waits in progress: more than one only when a signal handler waits
