@@ -17,7 +17,7 @@ import pytest
 from helpers import SLACK, forever
 
 import threado
-from threado import CancelReason, CancelScope, ThreadCancelled, ThreadTimeout
+from threado import CancelReason, CancelScope, ThreadCancelled, ThreadTimeout, _scopes
 from threado._state import get_state
 from threado.testing import wait_parked
 
@@ -349,9 +349,15 @@ def test_nesting_restores_the_deadline() -> None:
 
 
 @pytest.mark.slow
-def test_stress_cancels_racing_the_exit_never_leak() -> None:
+@pytest.mark.parametrize("locked", [False, True], ids=["gil-paths", "free-threaded-paths"])
+def test_stress_cancels_racing_the_exit_never_leak(
+    locked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Random cancels from other threads racing scope entry, nesting and exit:
-    a cancel reaches only its own block, and nothing leaks after the block."""
+    a cancel reaches only its own block, and nothing leaks after the block.
+    Both the lock-free pushes and pops (GIL builds) and the locked ones
+    (free-threaded builds) are exercised."""
+    monkeypatch.setattr(_scopes, "_FREE_THREADED", locked)
     rng = random.Random(16)
     N = 1500
     scopes: list[CancelScope] = [CancelScope() for _ in range(N)]
