@@ -115,7 +115,7 @@ CASES: list[Case] = [
         partial(_round_trip, partial(threado.ThreadPoolExecutor, 1)),
         1.2,
         samples=3000,
-        p99_target=None,
+        p99_target=1.5,  # the issue sets p50 targets; p99 as the other ping-pong rows
     ),
     TimeCase(
         f"executor: ThreadPoolExecutor map() of {MAP_CALLS} no-op calls (per call)",
@@ -138,6 +138,6 @@ CASES: list[Case] = [
         partial(_awaits, threado.to_thread),
         1.2,
         samples=3000,
-        p99_target=None,
+        p99_target=1.5,  # the issue sets p50 targets; p99 as the other ping-pong rows
     ),
 ]
