@@ -47,6 +47,7 @@ from cases import (  # noqa: E402
     cancel,
     deadlock,
     events,
+    executors,
     groups,
     imports,
     locks,
@@ -72,6 +73,7 @@ CASES: list[Case] = [
     *wait.CASES,
     *synchronous.CASES,
     *processes.CASES,
+    *executors.CASES,
     *imports.CASES,
     threads.CONTROL,
 ]

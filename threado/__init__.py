@@ -40,6 +40,7 @@ from ._queues import LifoQueue as LifoQueue
 from ._queues import PriorityQueue as PriorityQueue
 from ._queues import Queue as Queue
 from ._queues import ShutDown as ShutDown
+from ._scopes import CancelScope as CancelScope
 from ._scopes import TimeoutScope as TimeoutScope
 from ._scopes import cancel_requested as cancel_requested
 from ._scopes import checkpoint as checkpoint
@@ -70,6 +71,8 @@ if _typing.TYPE_CHECKING:
     from . import ssl as ssl
     from . import subprocess as subprocess
     from . import testing as testing
+    from ._asyncio import to_thread as to_thread
+    from ._executor import ThreadPoolExecutor as ThreadPoolExecutor
     from ._fdwait import wait_readable as wait_readable
     from ._fdwait import wait_writable as wait_writable
     from ._patch import get_original as get_original
@@ -94,6 +97,9 @@ _LAZY_NAMES = {
     "ProcessPoolExecutor": "._process_pool",
     "WorkerDied": "._process_pool",
     "run_in": "._run_in",
+    # concurrent.futures loads logging; asyncio is heavier still.
+    "ThreadPoolExecutor": "._executor",
+    "to_thread": "._asyncio",
 }
 
 
@@ -132,6 +138,7 @@ __all__ = [
     "Barrier",
     "BoundedSemaphore",
     "CancelReason",
+    "CancelScope",
     "Condition",
     "Deadlock",
     "Event",
@@ -148,6 +155,7 @@ __all__ = [
     "ThreadCancelled",
     "ThreadError",
     "ThreadGroup",
+    "ThreadPoolExecutor",
     "ThreadTimeout",
     "TimeoutScope",
     "WorkerDied",
@@ -178,6 +186,7 @@ __all__ = [
     "threads",
     "timeout_after",
     "timeout_at",
+    "to_thread",
     "unpatch",
     "wait",
     "wait_readable",

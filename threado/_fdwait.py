@@ -69,19 +69,18 @@ import _thread
 import errno
 import os
 import select
-import sysconfig
 from collections import deque
 from typing import Final
 
 from ._parking import announce, enter_wait, leave_wait, wake_watchers
-from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, local
+from ._state import FREE_THREADED, TIMEOUT_MAX, ThreadState, clock, get_state, local
 
 __all__ = ["FDWakeup", "PollSet", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
 _EVENTFD: Final = hasattr(os, "eventfd")
 # Without the GIL, plain attribute reads and writes are not sequentially
 # consistent between threads (see the module docstring).
-_FREE_THREADED: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+_FREE_THREADED: Final = FREE_THREADED
 # The standard library's own, bound now: threado.patch() replaces select.poll.
 _stdpoll = select.poll
 

@@ -1,4 +1,13 @@
-"""Cancel scopes and time: timeouts, shields, checkpoints and sleeping.
+"""Cancel scopes and time: cancel scopes, timeouts, shields, checkpoints, sleep.
+
+One scope type, as in trio: a :class:`CancelScope` is a block that any
+thread can cancel, and a timeout block (:class:`TimeoutScope`, made by
+``timeout_after`` and friends) *is* a cancel scope with a deadline and a
+way of reporting its expiry. So every timeout block can also be cancelled
+early (quietly: no ``ThreadTimeout``), and there is one push/pop protocol,
+one nesting rule and one way of claiming a cancellation. There is no
+``CancelScope(deadline=...)``: deadlines are spelled ``timeout_*`` and
+``ignore_*``, one spelling each.
 
 Theory of operation
 -------------------
@@ -21,18 +30,61 @@ deadline at the latest, and on waking computes what to raise.
   point after the shield, because nothing is ever consumed by being hidden.
 * Scopes belong to the thread that entered them. They are per-thread state,
   not context variables, so a spawned thread does not inherit them.
+
+Cancelling a scope from another thread
+--------------------------------------
+
+A cancel is a deadline moved to ``-inf``: the blocking points need no new
+test (they already look at ``ThreadState.deadline``), and
+``ThreadState.pending_cancel`` names the outermost visible scope whose
+``cancel_called`` is set or whose deadline passed, so a cancel scope claims
+only its own cancellation, exactly as a timeout does. The owner's cached
+``deadline`` and each entry's saved ``_prev_deadline`` are normally the
+owner's alone; :meth:`CancelScope.cancel` from another thread writes them
+too, holding the state's ``scope_lock`` and bumping ``scope_gen`` before
+and after its writes (odd while it writes):
+
+* if the scope is no longer active (popped), nothing is written: a cancel
+  never leaks out of its block, however it races the exit;
+* every entry above the scope, up to and including the first shield, gets
+  ``_prev_deadline = -inf``: once that entry is popped the scope is visible
+  again and still cancelled (level-triggered until the scope itself pops);
+* the thread's ``deadline`` becomes ``-inf`` if the scope is visible now
+  (no shield above it), and the thread is unparked.
+
+The owner pushes and pops without the lock (timeout blocks are hot): it
+reads ``scope_gen`` first, writes, and reads it again. If it was odd, a
+canceller is writing, and the owner takes the lock instead; if it moved, a
+canceller ran between the owner's lines, and the owner, under the lock,
+recomputes what it wrote from the stack itself (``_visible_deadline``: the
+earliest deadline of the visible scopes, ``-inf`` if one is cancelled).
+That relies on the GIL's sequential consistency between the owner's
+writes and its re-read; free-threaded builds always take the lock.
+
+A scope cancelled before it is entered is cancelled from its start: the
+push reads ``cancel_called`` after publishing ``_state``, and ``cancel()``
+reads ``_state`` after setting ``cancel_called`` (with a full fence between,
+so that one of the two always sees the other). The lock is reentrant, so
+``cancel()`` from a signal handler never deadlocks; it never waits for
+anything but another canceller or a locked push or pop, which never block.
+(A signal handler that cancels a scope of its *own* thread while that
+thread holds the lock to redo a push or pop may see the redo restore a
+stale deadline; the cancel is then delivered when the next scope above the
+cancelled one is popped. Handlers normally cancel a scope that is already
+open around the wait they interrupt.)
 """
 
 from __future__ import annotations
 
+import _thread
 import math
 import time
 from threading import get_ident
 from types import TracebackType
 
-from ._errors import ThreadCancelled, ThreadTimeout
+from ._errors import CancelReason, ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
-from ._state import ScopeLike, ThreadState, get_state, local
+from ._state import FREE_THREADED, ThreadState, get_state, local, unpark
 from ._state import clock as _monotonic
 from ._sync_mode import yield_turn
 from ._typing import TYPE_CHECKING, TypeVar, TypeVarTuple, overload
@@ -47,6 +99,7 @@ if TYPE_CHECKING:
 _yield = time.sleep
 
 __all__ = [
+    "CancelScope",
     "TimeoutScope",
     "cancel_requested",
     "checkpoint",
@@ -64,9 +117,123 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-def _misnested(
-    scope: ScopeLike, st: ThreadState | None, prev: tuple[float | None, int]
-) -> RuntimeError:
+def _lock_of(st: ThreadState) -> _thread.RLock:
+    lock = st.scope_lock
+    if lock is None:  # only the owner creates it, before its first push
+        lock = st.scope_lock = _thread.RLock()
+    return lock
+
+
+def _visible_deadline(st: ThreadState, start: int, end: int) -> float | None:
+    """The deadline the scopes at ``scopes[start:end]`` put in force (owner, locked)."""
+    d: float | None = None
+    for entry in st.scopes[start:end]:
+        if entry.cancel_called:
+            return _CANCELLED
+        sd = entry.deadline
+        if sd is not None and (d is None or sd < d):
+            d = sd
+    return d
+
+
+def _push(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> None:
+    """Push ``entry`` (deadline ``d``, or a shield) on the owner's stack.
+
+    Without the lock when no canceller wrote meanwhile (``scope_gen`` did
+    not move, and was even: see the module docstring); else redone under it.
+    """
+    gen = st.scope_gen
+    if gen & 1 or _FREE_THREADED:
+        lock = st.scope_lock
+        if lock is None:
+            lock = _lock_of(st)
+        lock.acquire()
+        try:
+            _push_writes(st, entry, d, shield)
+        finally:
+            lock.release()
+        return
+    # _push_writes, inlined (this is every timeout block's entry):
+    scopes = st.scopes
+    prev = entry._prev_deadline = st.deadline
+    entry._prev_visible = st.visible_from
+    entry._index = len(scopes)
+    scopes.append(entry)
+    entry._active = True
+    if shield:
+        st.deadline = None
+        st.visible_from = len(scopes)
+    else:
+        if entry.cancel_called:
+            d = _CANCELLED
+        if d is not None and (prev is None or d < prev):
+            st.deadline = d
+    if st.scope_gen != gen:  # a canceller ran meanwhile: recompute what we wrote
+        lock = _lock_of(st)
+        lock.acquire()
+        try:
+            entry._prev_deadline = _visible_deadline(st, entry._prev_visible, entry._index)
+            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+        finally:
+            lock.release()
+
+
+def _push_writes(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> None:
+    scopes = st.scopes
+    prev = entry._prev_deadline = st.deadline
+    entry._prev_visible = st.visible_from
+    entry._index = len(scopes)
+    scopes.append(entry)
+    entry._active = True
+    if shield:  # hide everything outside
+        st.deadline = None
+        st.visible_from = len(scopes)
+        return
+    if entry.cancel_called:  # cancelled before it was entered
+        d = _CANCELLED
+    if d is not None and (prev is None or d < prev):
+        st.deadline = d
+
+
+def _pop(st: ThreadState, entry: _Pushed) -> None:
+    """Pop ``entry``, the innermost scope, restoring what its push replaced."""
+    gen = st.scope_gen
+    if gen & 1 or _FREE_THREADED:
+        lock = st.scope_lock
+        assert lock is not None  # created by a canceller's writes or a locked push
+        lock.acquire()
+        try:
+            _pop_writes(st, entry)
+        finally:
+            lock.release()
+        return
+    st.scopes.pop()  # _pop_writes, inlined
+    entry._active = False
+    st.deadline = entry._prev_deadline
+    st.visible_from = entry._prev_visible
+    if st.scope_gen != gen:  # a canceller ran meanwhile: recompute
+        lock = _lock_of(st)
+        lock.acquire()
+        try:
+            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+        finally:
+            lock.release()
+
+
+def _pop_writes(st: ThreadState, entry: _Pushed) -> None:
+    st.scopes.pop()
+    entry._active = False
+    st.deadline = entry._prev_deadline
+    st.visible_from = entry._prev_visible
+
+
+#: Without the GIL the owner's lock-free push and pop could miss a
+#: canceller's write (no ordering between its stores and its re-read of
+#: ``scope_gen``): free-threaded builds always take the lock.
+_FREE_THREADED = FREE_THREADED
+
+
+def _misnested(scope: _Pushed, st: ThreadState | None) -> RuntimeError:
     """Recover from a scope left out of order, and say what went wrong.
 
     In its own thread, the scope and everything entered after it are popped
@@ -74,43 +241,200 @@ def _misnested(
     before it, so that a stale timeout or shield cannot poison the thread.
     """
     if st is not None and get_ident() == st.ident:
-        for i, entry in enumerate(st.scopes):
-            if entry is scope:
-                del st.scopes[i:]
-                st.deadline, st.visible_from = prev
-                break
+        with _lock_of(st):
+            for i, entry in enumerate(st.scopes):
+                if entry is scope:
+                    for gone in st.scopes[i:]:
+                        if isinstance(gone, _Pushed):
+                            gone._active = False
+                    del st.scopes[i:]
+                    st.deadline, st.visible_from = scope._prev_deadline, scope._prev_visible
+                    break
     return RuntimeError(
         "threado scopes must be exited in the reverse order they were entered, "
         f"in the thread that entered them: {scope!r} is not the innermost scope here"
     )
 
 
-class TimeoutScope:
-    """A block with a deadline; made by :func:`timeout_after` and friends.
+class _Pushed:
+    """An entry of the scope stack: what it replaced, where it sits."""
 
-    Use it as a context manager, once, in one thread.
+    __slots__ = ("_active", "_index", "_prev_deadline", "_prev_visible", "_state")
+
+    #: Shields are never cancelled (see ``_state.ScopeLike``).
+    cancel_called = False
+
+    @property
+    def deadline(self) -> float | None:
+        """The entry's own deadline: none (timeout scopes override it)."""
+        return None
+
+    def __init__(self) -> None:
+        self._state: ThreadState | None = None
+        # True from push to pop; written under the state's scope_lock.
+        self._active = False
+        # Our position in ``scopes`` while active.
+        self._index = 0
+        # What push replaced; pop restores it. A canceller lowers
+        # ``_prev_deadline`` to -inf (under scope_lock) when the scope it
+        # cancels becomes visible again once this entry is popped.
+        self._prev_deadline: float | None = None
+        self._prev_visible = 0
+
+
+def _fence() -> None:
+    # A full memory barrier (an uncontended lock round trip): orders a
+    # canceller's store of ``cancel_called`` before its load of ``_state``,
+    # against the owner's store of ``_state`` before its (locked) load of
+    # ``cancel_called``. With the GIL it is merely cheap.
+    _fence_lock.acquire()
+    _fence_lock.release()
+
+
+# Reentrant: a signal handler that cancels a scope while its thread is
+# inside _fence() must not deadlock.
+_fence_lock = _thread.RLock()
+
+
+class CancelScope(_Pushed):
+    """A block that any thread can cancel; the base of every timeout block.
+
+    ``with threado.CancelScope() as scope:`` -- :meth:`cancel`, from any
+    thread (or a signal handler), makes the next blocking point inside the
+    block raise :class:`ThreadCancelled`; the block's exit catches it and
+    the thread carries on after the block. A scope can be entered once, in
+    one thread. :func:`timeout_after` and friends return a
+    :class:`TimeoutScope`, which is a ``CancelScope`` with a deadline.
+
+    Attributes:
+        cancel_called: ``True`` once :meth:`cancel` was called (before,
+            during or after the block).
+        cancelled_caught: ``True`` once the block's exit caught the
+            block's own cancellation (a :meth:`cancel` or, for a
+            :class:`TimeoutScope`, its expiry).
+    """
+
+    __slots__ = ("cancel_called", "cancelled_caught")
+
+    def __init__(self) -> None:
+        # _Pushed's fields, set here (no super() call: timeouts are hot).
+        self._state = None
+        self._active = False
+        self._index = 0
+        self._prev_deadline = None
+        self._prev_visible = 0
+        self.cancel_called = False
+        self.cancelled_caught = False
+
+    @property
+    def deadline(self) -> float | None:
+        """The scope's deadline: ``None`` (a plain cancel scope has none)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<threado.CancelScope at {id(self):#x}>"
+
+    def cancel(self) -> None:
+        """Cancel the block; idempotent, never blocks, never raises.
+
+        The next blocking point inside the block (in the thread that entered
+        it) raises :class:`ThreadCancelled`, at once if the thread is parked
+        there; the block's exit catches it. Called before the block is
+        entered, the block is cancelled from its start; after it was left,
+        it does nothing. Safe to call from a signal handler.
+        """
+        self.cancel_called = True
+        _fence()
+        st = self._state
+        if st is None:
+            return  # not entered yet: the push reads cancel_called under the lock
+        lock = st.scope_lock
+        assert lock is not None  # created before _state was set
+        lock.acquire()  # reentrant: a signal handler in the owner thread cannot deadlock
+        st.scope_gen += 1  # odd: the owner's lock-free push/pop waits, or redoes
+        try:
+            if not self._active:
+                return  # already left: a cancel must not leak out of the block
+            for entry in st.scopes[self._index + 1 :]:
+                # Once ``entry`` is popped we are visible again (unless a
+                # shield below it still hides us): its pop restores -inf.
+                entry._prev_deadline = _CANCELLED  # type: ignore[attr-defined]
+                if type(entry) is _Shield:
+                    break
+            if st.visible_from <= self._index:
+                st.deadline = _CANCELLED
+        finally:
+            st.scope_gen += 1
+            lock.release()
+        unpark(st)
+
+    def _enter(self, d: float | None) -> None:
+        st = local.state
+        if st is None:
+            st = get_state()
+        if self._state is not None:
+            raise RuntimeError(f"{self!r} cannot be entered twice")
+        if st.scope_lock is None:
+            _lock_of(st)  # before _state is published: cancel() relies on it
+        self._state = st
+        _push(st, self, d, False)
+
+    def _exit(self) -> None:
+        st = self._state
+        if st is None:
+            raise RuntimeError(f"{self!r} was not entered")
+        scopes = st.scopes
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:
+            raise _misnested(self, st)
+        _pop(st, self)
+
+    def __enter__(self) -> CancelScope:
+        self._enter(None)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        self._exit()
+        if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
+            self.cancelled_caught = True
+            return True
+        return False
+
+
+_CANCELLED = -math.inf
+
+
+class TimeoutScope(CancelScope):
+    """A cancel scope with a deadline; made by :func:`timeout_after` and friends.
+
+    Use it as a context manager, once, in one thread. It is a
+    :class:`CancelScope`: :meth:`~CancelScope.cancel` ends the block early
+    and quietly (no :class:`ThreadTimeout`, ``expired`` stays ``False``).
 
     Attributes:
         expired: ``True`` once the block was cut short by its own deadline.
     """
 
-    __slots__ = (
-        "_deadline",
-        "_prev_deadline",
-        "_prev_visible",
-        "_raise",
-        "_seconds",
-        "_state",
-        "expired",
-    )
+    __slots__ = ("_deadline", "_raise", "_seconds", "expired")
 
     def __init__(
         self, deadline: float | None, raise_on_expiry: bool, seconds: float | None
     ) -> None:
+        # CancelScope's and _Pushed's fields, set here (no super() calls).
+        self._state = None
+        self._active = False
+        self._index = 0
+        self._prev_deadline = None
+        self._prev_visible = 0
+        self.cancel_called = False
+        self.cancelled_caught = False
         self._deadline = deadline
         self._raise = raise_on_expiry
         self._seconds = seconds
-        self._state: ThreadState | None = None
         self.expired = False
 
     @property
@@ -134,24 +458,19 @@ class TimeoutScope:
         return f"<threado.{kind}_at({self._deadline:.6f})>"
 
     def __enter__(self) -> TimeoutScope:
-        if self._state is not None:
-            raise RuntimeError(f"{self!r} cannot be entered twice")
+        # CancelScope._enter, inlined: timeout blocks are hot.
         st = local.state
         if st is None:
             st = get_state()
+        if self._state is not None:
+            raise RuntimeError(f"{self!r} cannot be entered twice")
+        if st.scope_lock is None:
+            _lock_of(st)  # before _state is published: cancel() relies on it
         self._state = st
-        # Push: lower the thread's deadline, remembering what it was.
-        prev = self._prev_deadline = st.deadline
-        self._prev_visible = st.visible_from
-        st.scopes.append(self)
         seconds = self._seconds
-        d: float | None
         if seconds is not None:  # relative: counts from here
-            d = self._deadline = _monotonic() + seconds
-        else:
-            d = self._deadline
-        if d is not None and (prev is None or d < prev):
-            st.deadline = d
+            self._deadline = _monotonic() + seconds
+        _push(st, self, self._deadline, False)
         return self
 
     def __exit__(
@@ -160,13 +479,19 @@ class TimeoutScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        st = self._state
-        scopes = st.scopes  # type: ignore[union-attr]
-        if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
-            raise _misnested(self, st, (self._prev_deadline, self._prev_visible))
-        scopes.pop()
-        st.deadline = self._prev_deadline  # type: ignore[union-attr]
-        if exc is not None and isinstance(exc, ThreadCancelled) and exc.source is self:
+        st = self._state  # CancelScope._exit, inlined
+        if st is None:
+            raise RuntimeError(f"{self!r} was not entered")
+        scopes = st.scopes
+        if not scopes or scopes[-1] is not self or get_ident() != st.ident:
+            raise _misnested(self, st)
+        _pop(st, self)
+        if exc is None:
+            return False
+        if isinstance(exc, ThreadCancelled) and exc.source is self:
+            self.cancelled_caught = True
+            if exc.reason is not CancelReason.DEADLINE:
+                return True  # cancel(): quietly
             self.expired = True
             if self._raise:
                 raise ThreadTimeout(f"{self!r} expired") from exc
@@ -277,14 +602,8 @@ def ignore_at(
     return _run_in(scope, func, args)
 
 
-class _Shield:
-    __slots__ = ("_prev", "_state")
-
-    deadline = None
-
-    def __init__(self) -> None:
-        self._state: ThreadState | None = None
-        self._prev: tuple[float | None, int] = (None, 0)
+class _Shield(_Pushed):
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "<threado.shield>"
@@ -292,13 +611,11 @@ class _Shield:
     def __enter__(self) -> None:
         if self._state is not None:
             raise RuntimeError("a shield cannot be entered twice")
-        st = get_state()
+        st = local.state
+        if st is None:
+            st = get_state()
         self._state = st
-        # Push: hide everything outside; remember what was visible.
-        self._prev = (st.deadline, st.visible_from)
-        st.scopes.append(self)
-        st.deadline = None
-        st.visible_from = len(st.scopes)
+        _push(st, self, None, True)
 
     def __exit__(
         self,
@@ -309,9 +626,8 @@ class _Shield:
         st = self._state
         scopes = st.scopes  # type: ignore[union-attr]
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:  # type: ignore[union-attr]
-            raise _misnested(self, st, self._prev)
-        scopes.pop()
-        st.deadline, st.visible_from = self._prev  # type: ignore[union-attr]
+            raise _misnested(self, st)
+        _pop(st, self)  # type: ignore[arg-type]
         return False
 
 
@@ -402,4 +718,5 @@ def cancel_requested() -> bool:
     return st.pending_cancel() is not None
 
 
+CancelScope.__module__ = "threado"
 TimeoutScope.__module__ = "threado"

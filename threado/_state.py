@@ -27,7 +27,14 @@ Theory of operation
   - ``visible_from`` is the index just above the innermost shield (0 if
     there is none); thread cancellation is visible iff ``visible_from == 0``.
   - ``deadline`` is the earliest deadline among the timeout scopes at
-    ``scopes[visible_from:]``, or ``None`` if they have none.
+    ``scopes[visible_from:]``, or ``None`` if they have none; ``-inf`` if
+    one of them was cancelled by ``CancelScope.cancel()``.
+
+  The one exception to "owner only": ``CancelScope.cancel()`` from another
+  thread writes ``deadline`` (and the saved deadlines of the scopes above
+  the cancelled one) under ``scope_lock``, bumping ``scope_gen`` before and
+  after; the owner pushes and pops without the lock and redoes the push or
+  pop under it if ``scope_gen`` moved meanwhile (see ``_scopes``).
 
 * ``waiting_on``/``wait_since`` say what the thread is parked on, for
   ``repr`` and introspection. They are set once the waiter is registered
@@ -114,10 +121,17 @@ FREE_THREADED: bool = _free_threaded_build()
 
 
 class ScopeLike(Protocol):
-    """What the scope stack needs to know about an entry."""
+    """What the scope stack needs to know about an entry.
+
+    ``cancel_called`` is ``True`` once a cancel scope was cancelled by
+    ``CancelScope.cancel()`` (shields are never cancelled).
+    """
 
     @property
     def deadline(self) -> float | None: ...
+
+    @property
+    def cancel_called(self) -> bool: ...
 
 
 class Wakeup(Protocol):
@@ -146,6 +160,8 @@ class ThreadState:
         "end_hooks",
         "handle",
         "ident",
+        "scope_gen",
+        "scope_lock",
         "scopes",
         "sync",
         "token",
@@ -165,6 +181,12 @@ class ThreadState:
         self.scopes: list[ScopeLike] = []
         self.deadline: float | None = None
         self.visible_from = 0
+        # Guards the scope stack against CancelScope.cancel() from other
+        # threads (see _scopes); created by the first scope push.
+        self.scope_lock: _thread.RLock | None = None
+        # Bumped by CancelScope.cancel() (under scope_lock) before and after
+        # it writes: odd while a canceller writes (see _scopes).
+        self.scope_gen = 0
         self.waiting_on: object = None
         self.wait_since = 0.0
         # Waits in progress: more than one only when a signal handler waits
@@ -198,6 +220,10 @@ class ThreadState:
             now = clock()
             if now >= d:
                 for scope in self.scopes[self.visible_from :]:
+                    if scope.cancel_called:  # its cancel() made ``deadline`` -inf
+                        return ThreadCancelled(
+                            f"{scope!r} was cancelled", CancelReason.EXPLICIT, scope
+                        )
                     sd = scope.deadline
                     if sd is not None and sd <= now:
                         return ThreadCancelled(
@@ -369,6 +395,8 @@ def _after_fork_in_child() -> None:
     # token or watcher from the parent is meaningful.
     st.token = _thread.allocate_lock()
     st.token.acquire()
+    if st.scope_lock is not None:
+        st.scope_lock = _thread.RLock()  # a canceller may have held it
     st.waiting_on = None
     st.watchers = None
     st.wakeup = None
