@@ -148,6 +148,8 @@ class TimeoutScope:
             d = self._deadline
         if d is not None and (prev is None or d < prev):
             st.deadline = d
+            if st.interrupt is not None:  # an interruptible region watches deadlines
+                st.interrupt.watch(d)
         return self
 
     def __exit__(

@@ -87,6 +87,14 @@ class Wakeup(Protocol):
     def wake(self) -> None: ...
 
 
+class Interrupter(Protocol):
+    """An interruptible region's per-thread guard (``_interrupt``), as seen here."""
+
+    def poke(self) -> None: ...
+
+    def watch(self, deadline: float) -> None: ...
+
+
 class Handle(Protocol):
     """A thread's ``threado.Thread`` handle, as the layers below threads see it.
 
@@ -107,6 +115,7 @@ class ThreadState:
         "end_hooks",
         "handle",
         "ident",
+        "interrupt",
         "scopes",
         "token",
         "visible_from",
@@ -138,6 +147,9 @@ class ThreadState:
         self.ident: int | None = None
         # Called once when a thread that threado did not start ends.
         self.end_hooks: list[Callable[[], object]] | None = None
+        # The guard of the interruptible region the thread is in, else None
+        # (set and cleared by its owner in _interrupt; read by unpark).
+        self.interrupt: Interrupter | None = None
 
     # -- cancellation ------------------------------------------------------
 
@@ -204,6 +216,11 @@ def unpark(state: ThreadState) -> None:
     w = state.wakeup
     if w is not None:
         w.wake()
+    # Every cancellation wakes its thread here: a thread inside an
+    # interruptible region may have to receive it asynchronously.
+    g = state.interrupt
+    if g is not None:
+        g.poke()
 
 
 #: ident -> state of every live thread that has one (see the module docstring).
