@@ -49,6 +49,7 @@ from cases import (  # noqa: E402
     events,
     groups,
     imports,
+    interrupt,
     locks,
     queues,
     sockets,
@@ -69,6 +70,7 @@ CASES: list[Case] = [
     *sockets.CASES,
     *wait.CASES,
     *imports.CASES,
+    *interrupt.CASES,
     threads.CONTROL,
 ]
 

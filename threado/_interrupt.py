@@ -11,15 +11,17 @@ Theory of operation
 
 A thread in a region has a :class:`_Guard` in ``ThreadState.interrupt`` (it
 is ``None`` otherwise, so threads outside regions pay one slot read on the two
-hooks below and nothing else). The guard keeps, innermost last, the frame of
-the code that entered each nested region and the length of the scope stack
-at that moment (``bases``): the thread is *shielded within the region* iff
-``visible_from > bases[-1]``. A delivery is *safe* iff, at that instant, the
-region is active, the thread is not shielded within it, the cancellation is
-still pending and visible (a deadline's scope is still in force), it has not
-been delivered asynchronously before (``delivered``: at most once per
-cancellation, so cleanup code that runs because of it is never hit a second
-time), and the thread is executing region code: walking from its innermost
+hooks below and nothing else; the idle guard waits in ``local.guard`` for the
+thread's next region). The guard keeps, innermost last, for each nested
+region the frame of the code that entered it, the length of the scope stack
+(``base``) and ``visible_from`` at that moment (``regions``): the thread is
+*shielded within the region* iff ``visible_from > base``. A delivery is
+*safe* iff, at that instant, the region is active, the thread is not
+shielded within it, the cancellation is still pending and visible (a
+deadline's scope is still in force), it has not been delivered
+asynchronously before (``delivered``: at most once per cancellation, so
+cleanup code that runs because of it is never hit a second time), and the
+thread is executing region code: walking from its innermost
 frame towards the region's frame meets no frame of threado's own package
 (which includes every primitive, scope exit and the region's own exit), and
 does meet the region's frame (a generator that yielded out of its region is
@@ -36,7 +38,7 @@ Two hooks tell us that a delivery may be due, and nothing else does:
   deadline already in force. One process-wide watchdog thread (started on
   first use) sleeps on a plain timed lock wait until the earliest registered
   deadline, or until a new earlier one wakes it; no thread per region, no
-  timer object, no polling.
+  timer object, no polling (3.11 adds a short bounded retry, below).
 
 How the exception gets in depends on the interpreter, because the eval loop
 differs (``Python/ceval*.c``, ``bytecodes.c``):
@@ -149,25 +151,22 @@ class _Guard:
     """A thread's interruptible-region state (see the module docstring)."""
 
     __slots__ = (
-        "bases",
         "codes",
         "delivered",
         "depth",
-        "frames",
         "ident",
         "inflight",
+        "regions",
         "retry",
         "state",
-        "vis",
     )
 
     def __init__(self, st: ThreadState) -> None:
         self.state = st
         self.ident: int = st.ident or 0
-        # Innermost last: each open region's frame and scope-stack length.
-        self.frames: list[FrameType] = []
-        self.bases: list[int] = []
-        self.vis: list[int] = []  # visible_from when each region was entered
+        # Innermost last, for each open region: the frame that entered it,
+        # the length of the scope stack and visible_from at that moment.
+        self.regions: list[tuple[FrameType, int, int]] = []
         self.depth = 0
         # (reason, source) of every cancellation delivered asynchronously.
         self.delivered: list[tuple[CancelReason, object]] = []
@@ -195,7 +194,7 @@ def _wanted(g: _Guard) -> ThreadCancelled | None:
     What a blocking point would raise if no shield had been entered inside
     the region (``vis`` is the thread's visibility when the region was
     entered), unless it was delivered asynchronously already. Deliverable
-    *now* only while ``visible_from <= bases[-1]``; then it is exactly what
+    *now* only while ``visible_from <= base``; then it is exactly what
     ``pending_cancel()`` returns.
     """
     st = g.state
@@ -203,7 +202,7 @@ def _wanted(g: _Guard) -> ThreadCancelled | None:
     if c is None and st.deadline is None:
         return None
     try:  # the owner may leave its last region while another thread looks
-        vis = g.vis[-1]
+        vis = g.regions[-1][2]
     except IndexError:
         return None
     exc = None
@@ -366,7 +365,7 @@ def _region_codes(g: _Guard) -> list[CodeType] | None:
     """The code objects from ``g``'s thread's innermost frame to its region's."""
     f = sys._current_frames().get(g.ident)
     try:
-        stop = g.frames[-1]
+        stop = g.regions[-1][0]
     except IndexError:
         return None
     codes = []
@@ -409,7 +408,7 @@ def _disarm(g: _Guard) -> None:
 
 def _in_region(g: _Guard, f: FrameType | None) -> bool:
     """Whether ``f`` is region code: no threado frame before the region's frame."""
-    stop = g.frames[-1]
+    stop = g.regions[-1][0]
     while f is not None:
         if f is stop:
             return True
@@ -429,7 +428,7 @@ def _on_instruction(code: CodeType, offset: int) -> object:
     if _wanted(g) is None:
         _disarm(g)  # nothing left to deliver (a deadline's scope was left)
         return None
-    if st.visible_from > g.bases[-1]:
+    if st.visible_from > g.regions[-1][1]:
         return None  # in a shield within the region: stay armed until it ends
     exc = st.pending_cancel()
     if exc is None:  # pragma: no cover - equal to _wanted() outside shields
@@ -527,8 +526,7 @@ def _inject(g: _Guard) -> bool:
         return True
     st = g.state
     try:
-        base = g.bases[-1]
-        region = g.frames[-1]
+        region, base, _ = g.regions[-1]
     except IndexError:  # the owner left its last region meanwhile
         return True
     if st.visible_from > base:
@@ -563,7 +561,7 @@ def _inject(g: _Guard) -> bool:
             return True
         if (
             g.depth
-            and g.frames[-1] is region
+            and g.regions[-1][0] is region
             and st.visible_from <= base
             and (st.visible_from == 0 if thread_level else source in st.scopes[st.visible_from :])
         ):
@@ -602,6 +600,21 @@ def _withdraw(g: _Guard) -> None:
 # -- the region ---------------------------------------------------------------------
 
 
+_ready: list[bool] = []
+
+
+def _prepare() -> None:
+    """Load what delivery needs at the first region, not at the first cancel."""
+    if MODE == "monitor":
+        import dis  # noqa: F401 - used by _safe_offsets
+
+        with _mutex:
+            _tool_id()
+    elif MODE == "async":
+        _capi()
+    _ready.append(True)
+
+
 class _Region:
     __slots__ = ("_guard", "_index")
 
@@ -620,13 +633,16 @@ class _Region:
             st = get_state()
         # A cancellation already pending and visible is delivered at once,
         # as a blocking point would (before anything is registered).
-        st.check()
+        if st.cancel is not None or st.deadline is not None:
+            st.check()
         g: _Guard | None = st.interrupt  # type: ignore[assignment]
         if g is None:
-            g = _Guard(st)
-        g.frames.append(sys._getframe(1))
-        g.bases.append(len(st.scopes))
-        g.vis.append(st.visible_from)
+            g = local.guard  # type: ignore[assignment]
+            if g is None or g.state is not st:
+                g = local.guard = _Guard(st)
+                if not _ready:
+                    _prepare()
+        g.regions.append((sys._getframe(1), len(st.scopes), st.visible_from))
         self._index = g.depth
         g.depth += 1
         self._guard = g
@@ -647,17 +663,15 @@ class _Region:
                 "entered, in the thread that entered them"
             )
         g.depth -= 1  # first: no delivery is safe from here on
-        g.frames.pop()
-        g.bases.pop()
-        g.vis.pop()
+        g.regions.pop()
         if not g.depth:
-            st = g.state
-            st.interrupt = None
-            if MODE == "monitor":
+            g.state.interrupt = None
+            if g.codes:
                 _disarm(g)
-            elif g.inflight:
+            if g.inflight:
                 _withdraw(g)
-            g.delivered.clear()
+            if g.delivered:
+                g.delivered.clear()
             g.retry = _RETRY_FIRST
         return False
 

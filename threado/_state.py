@@ -291,6 +291,8 @@ class Local(threading.local):
     # the cost of an AttributeError (patched sockets ask on every call).
     state: ThreadState | None = None
     sentinel: _EndSentinel | None = None
+    # The thread's interruptible-region guard, kept between regions (_interrupt).
+    guard: object = None
 
 
 #: The per-thread slot. Hot paths read ``local.state`` directly and fall back
