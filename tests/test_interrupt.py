@@ -17,6 +17,7 @@ import pytest
 from helpers import run_python
 
 import threado
+import threado.testing
 from threado import ThreadCancelled, ThreadTimeout, _interrupt
 
 #: Generous bound on how long a loop may run after its cancellation
@@ -130,6 +131,28 @@ def test_shield_within_a_region_holds_the_cancellation_back() -> None:
     cancelled_at.append(time.monotonic())
     assert t.wait(STOP_WITHIN)
     assert log == ["shield done"]
+    assert t.cancelled
+
+
+@needs_delivery
+def test_cleanup_of_a_cancellation_is_not_interrupted_again() -> None:
+    # Raised at a blocking point inside the region; the handler computes for a
+    # while (no blocking point) and must run to its end.
+    done: list[bool] = []
+
+    def worker() -> None:
+        with threado.interruptible():
+            try:
+                threado.sleep(math.inf)
+            except ThreadCancelled:
+                _compute_through_the_cancel([time.monotonic()])
+                done.append(True)
+                raise
+
+    t = threado.spawn(worker)
+    threado.testing.wait_parked(t)
+    assert t.cancel(timeout=STOP_WITHIN)
+    assert done == [True]
     assert t.cancelled
 
 

@@ -514,6 +514,10 @@ def _capi() -> list[Any]:
 
 
 _CURRENT_FRAMES = (sys._current_frames,)
+_CURRENT_EXCEPTIONS = (sys._current_exceptions,)
+#: The exact classes of a cancellation being handled (``__class__ in``: a
+#: tuple test by identity, with no call).
+_CANCEL_CLASSES = (ThreadCancelled, _AsyncCancelled)
 
 
 def _inject(g: _Guard) -> bool:
@@ -542,6 +546,7 @@ def _inject(g: _Guard) -> bool:
     # C function is a CALL, which checks the eval breaker afterwards.
     chain: list[FrameType | None] = []
     now_frames: Iterator[dict[int, FrameType]] = map(call, _CURRENT_FRAMES)
+    now_handling: Iterator[dict[int, Any]] = map(call, _CURRENT_EXCEPTIONS)
     walk = map(chain.extend, (map(_F_BACK, chain),))
     prefix_files = map(_F_FILE, takewhile(partial(is_not, region), chain))
     disjoint = map(_INTERNAL.isdisjoint, (prefix_files,))
@@ -559,8 +564,15 @@ def _inject(g: _Guard) -> bool:
             top = frames[g.ident]
         except KeyError:  # the thread has ended
             return True
+        for handling in now_handling:  # noqa: B007
+            break
+        try:  # (type, value, traceback) on 3.11: the exception being handled
+            busy = handling[g.ident][1].__class__ in _CANCEL_CLASSES
+        except (KeyError, IndexError, TypeError):
+            busy = False
         if (
             g.depth
+            and not busy
             and g.regions[-1][0] is region
             and st.visible_from <= base
             and (st.visible_from == 0 if thread_level else source in st.scopes[st.visible_from :])
@@ -594,6 +606,7 @@ def _withdraw(g: _Guard) -> None:
     with _mutex:
         if g.inflight:
             g.inflight = False
+            _payloads.pop(g.ident, None)
             _capi()[1](_capi()[2](g.ident), None)
 
 
