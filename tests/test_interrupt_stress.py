@@ -13,10 +13,12 @@ its region (the ``stage`` each worker records says where it was).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import random
 import threading
+from collections.abc import Iterator
 
 import pytest
 from chaos import DURATION, MIN_CANCELS, Crew, Tally, queued
@@ -120,3 +122,60 @@ def test_regions_interrupted_at_random_keep_every_primitive_whole() -> None:
     tally.counts["items"] = len(put_ok)
     # Interrupted inside a region, away from any blocking point, many times.
     tally.check(cancels=MIN_CANCELS, **{"stopped in": 5})
+
+
+class _Counted:
+    """A user context manager that counts what it holds (a plain lock guards it)."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.held = 0
+        self.entered = 0
+
+    def __enter__(self) -> None:
+        with self.mutex:
+            self.held += 1
+            self.entered += 1
+        for _ in range(50):  # work after taking the resource: never interrupted
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in range(50):  # work before giving it back: never interrupted
+            pass
+        with self.mutex:
+            self.held -= 1
+
+
+@contextlib.contextmanager
+def _counted_gen(counter: _Counted) -> Iterator[None]:
+    with counter.mutex:
+        counter.held += 1
+    try:
+        yield
+    finally:
+        for _ in range(50):
+            pass
+        with counter.mutex:
+            counter.held -= 1
+
+
+def test_user_context_managers_in_regions_always_exit() -> None:
+    tally = Tally("user context managers in regions")
+    plain, generated = _Counted(), _Counted()
+
+    def worker(rng: random.Random) -> None:
+        with threado.interruptible():
+            while True:
+                with plain:
+                    _spin(rng)
+                with _counted_gen(generated):
+                    _spin(rng)
+                _spin(rng)
+
+    crew = Crew(tally, [worker] * 4)
+    crew.run_chaos()
+    crew.stop()
+    tally.counts["entered"] = plain.entered
+    assert plain.held == 0
+    assert generated.held == 0
+    tally.check(cancels=10, entered=50)

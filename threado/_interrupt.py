@@ -23,8 +23,10 @@ asynchronously before (``delivered``: at most once per cancellation, so
 cleanup code that runs because of it is never hit a second time), and the
 thread is executing region code: walking from its innermost
 frame towards the region's frame meets no frame of threado's own package
-(which includes every primitive, scope exit and the region's own exit), and
-does meet the region's frame (a generator that yielded out of its region is
+(which includes every primitive, scope exit and the region's own exit) and
+no ``__enter__``, ``__exit__`` or ``__del__`` method (so a ``with`` statement
+either takes its resource and runs its exit, or does neither), and does meet
+the region's frame (a generator that yielded out of its region is
 not in it).
 
 Two hooks tell us that a delivery may be due, and nothing else does:
@@ -141,6 +143,13 @@ MODE: str | None = (
 #: The 3.11 retry backoff (seconds): first delay and cap.
 _RETRY_FIRST: Final = 0.0002
 _RETRY_MAX: Final = 0.01
+
+
+#: The methods of a ``with`` statement and finalizers: nothing is delivered
+#: inside them (or what they call). An exception inside ``__enter__`` after
+#: it took its resource skips ``__exit__``; one at the start of ``__exit__``
+#: skips it too, since the exit call sits outside the block's exception range.
+_CLEANUP: Final = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__", "__del__"})
 
 
 def _is_internal(code: CodeType) -> bool:
@@ -390,6 +399,10 @@ def _arm(g: _Guard) -> None:
             break
         for c in new:
             _instrument(g, c)
+    # The owner may have left its last region meanwhile, after its exit found
+    # nothing to disarm (it clears depth before it looks): disarm for it.
+    if not g.depth:
+        _disarm(g)
 
 
 def _disarm(g: _Guard) -> None:
@@ -412,7 +425,8 @@ def _in_region(g: _Guard, f: FrameType | None) -> bool:
     while f is not None:
         if f is stop:
             return True
-        if _is_internal(f.f_code):
+        code = f.f_code
+        if _is_internal(code) or code.co_name in _CLEANUP:
             return False
         f = f.f_back
     return False
@@ -496,11 +510,16 @@ _AsyncCancelled.__module__ = "threado"
 
 _F_BACK = attrgetter("f_back")
 _F_FILE = attrgetter("f_code.co_filename")
+_F_NAME = attrgetter("f_code.co_name")
 _api: list[Any] = []  # (set_async_exc, clear_async_exc, c_ulong), once loaded
 
 
 def _capi() -> list[Any]:
-    if not _api:
+    if _api:
+        return _api
+    with _mutex:
+        if _api:  # loaded by another thread meanwhile
+            return _api
         import ctypes
 
         set_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -510,7 +529,7 @@ def _capi() -> list[Any]:
         proto = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
         clear_exc = proto(("PyThreadState_SetAsyncExc", ctypes.pythonapi))
         _api.extend((set_exc, clear_exc, ctypes.c_ulong))
-    return _api
+        return _api
 
 
 _CURRENT_FRAMES = (sys._current_frames,)
@@ -550,6 +569,8 @@ def _inject(g: _Guard) -> bool:
     walk = map(chain.extend, (map(_F_BACK, chain),))
     prefix_files = map(_F_FILE, takewhile(partial(is_not, region), chain))
     disjoint = map(_INTERNAL.isdisjoint, (prefix_files,))
+    prefix_names = map(_F_NAME, takewhile(partial(is_not, region), chain))
+    no_cleanup = map(_CLEANUP.isdisjoint, (prefix_names,))
     key = (exc.reason, source)
     gc_was_on = gc.isenabled()
     if gc_was_on:
@@ -586,6 +607,9 @@ def _inject(g: _Guard) -> bool:
             if region in chain:
                 for ok in disjoint:  # noqa: B007
                     break
+                if ok:
+                    for ok in no_cleanup:  # noqa: B007
+                        break
                 if ok:
                     _payloads[g.ident] = exc
                     g.inflight = True
