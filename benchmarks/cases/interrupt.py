@@ -180,11 +180,11 @@ CASES: list[Case] = [
         "enter + leave interruptible() (vs shield())", shield_enter_exit, region_enter_exit, None
     ),
     TimeCase(
-        f"control: {LOOP}-step loop outside vs itself",
+        f"control: {LOOP}-step loop outside a region vs itself",
         loop_outside,
         loop_outside,
         None,
         control=True,
     ),
-    FigureCase("interruptible: absolute latency and entry cost", measure_figures),
+    FigureCase("interruptible region: absolute latency and entry cost", measure_figures),
 ]
