@@ -255,7 +255,9 @@ def _request(g: _Guard, blocking: bool) -> None:
         if MODE == "monitor":
             try:
                 _arm(g)
-            except RuntimeError:  # every sys.monitoring tool id is taken
+            except Exception:  # every sys.monitoring tool id is taken
+                # Called from unpark(), which must not fail: the cancellation
+                # stays pending for the next blocking point.
                 _disarm(g)
         elif not _inject(g):
             _schedule(g, clock() + g.retry)
