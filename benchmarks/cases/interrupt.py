@@ -176,9 +176,7 @@ CASES: list[Case] = [
     ),
     TimeCase(f"{LOOP}-step loop inside a region (vs outside)", loop_outside, loop_inside, 1.05),
     TimeCase("with Lock inside a region (vs outside)", lock_outside, lock_inside, 1.05),
-    TimeCase(
-        "enter + leave interruptible() (vs shield())", shield_enter_exit, region_enter_exit, None
-    ),
+    TimeCase("enter + leave a region (vs shield())", shield_enter_exit, region_enter_exit, None),
     TimeCase(
         f"control: {LOOP}-step loop outside a region vs itself",
         loop_outside,
