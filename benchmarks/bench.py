@@ -50,6 +50,7 @@ from cases import (  # noqa: E402
     executors,
     groups,
     imports,
+    interrupt,
     locks,
     processes,
     queues,
@@ -75,6 +76,7 @@ CASES: list[Case] = [
     *processes.CASES,
     *executors.CASES,
     *imports.CASES,
+    *interrupt.CASES,
     threads.CONTROL,
 ]
 

@@ -27,6 +27,11 @@ EXPECTED: dict[str, list[str]] = {
         "main: ignore_after block left, expired=True",
         "main: a block that finished in time has expired=False",
     ],
+    "interruptible.py": [
+        "timeout: expired=True after 0.",
+        "cancel: ended=True, cancelled=True, locked=False",
+        "group: answer=168, slow one cancelled=True",
+    ],
     "timeouts.py": [
         "inner block raised ThreadTimeout: inner.expired=True",
         "outer block carries on: outer.expired=False",

@@ -32,6 +32,7 @@ from ._errors import ThreadTimeout as ThreadTimeout
 from ._events import Barrier as Barrier
 from ._events import Event as Event
 from ._group import ThreadGroup as ThreadGroup
+from ._interrupt import interruptible as interruptible
 from ._introspect import dump as dump
 from ._introspect import threads as threads
 from ._locks import Lock as Lock
@@ -173,6 +174,7 @@ __all__ = [
     "get_original",
     "ignore_after",
     "ignore_at",
+    "interruptible",
     "is_patched",
     "more_magic",
     "patch",

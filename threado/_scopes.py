@@ -471,6 +471,8 @@ class TimeoutScope(CancelScope):
         if seconds is not None:  # relative: counts from here
             self._deadline = _monotonic() + seconds
         _push(st, self, self._deadline, False)
+        if st.interrupt is not None and st.deadline is not None:
+            st.interrupt.watch(st.deadline)  # an interruptible region watches deadlines
         return self
 
     def __exit__(

@@ -140,6 +140,14 @@ class Wakeup(Protocol):
     def wake(self) -> None: ...
 
 
+class Interrupter(Protocol):
+    """An interruptible region's per-thread guard (``_interrupt``), as seen here."""
+
+    def poke(self) -> None: ...
+
+    def watch(self, deadline: float) -> None: ...
+
+
 class Handle(Protocol):
     """A thread's ``threado.Thread`` handle, as the layers below threads see it.
 
@@ -160,6 +168,7 @@ class ThreadState:
         "end_hooks",
         "handle",
         "ident",
+        "interrupt",
         "scope_gen",
         "scope_lock",
         "scopes",
@@ -202,6 +211,9 @@ class ThreadState:
         self.end_hooks: list[Callable[[], object]] | None = None
         # Its membership of a synchronous run (threado._sync_mode), or None.
         self.sync: object = None
+        # The guard of the interruptible region the thread is in, else None
+        # (set and cleared by its owner in _interrupt; read by unpark).
+        self.interrupt: Interrupter | None = None
 
     # -- cancellation ------------------------------------------------------
 
@@ -272,6 +284,11 @@ def unpark(state: ThreadState) -> None:
     w = state.wakeup
     if w is not None:
         w.wake()
+    # Every cancellation wakes its thread here: a thread inside an
+    # interruptible region may have to receive it asynchronously.
+    g = state.interrupt
+    if g is not None:
+        g.poke()
 
 
 #: ident -> state of every live thread that has one (see the module docstring).
@@ -342,6 +359,8 @@ class Local(threading.local):
     # the cost of an AttributeError (patched sockets ask on every call).
     state: ThreadState | None = None
     sentinel: _EndSentinel | None = None
+    # The thread's interruptible-region guard, kept between regions (_interrupt).
+    guard: object = None
 
 
 #: The per-thread slot. Hot paths read ``local.state`` directly and fall back
