@@ -41,6 +41,13 @@ def _substituted(monkeypatch: pytest.MonkeyPatch) -> None:
 class TestThreadPoolExecutor(test_thread_pool.ThreadPoolExecutorTest):  # type: ignore[misc]
     executor_type = threado.ThreadPoolExecutor
 
+    @unittest.skip(
+        "for time: it sleeps 6 s; a timed-out map() is covered by "
+        "tests/test_executor.py::test_map_timeout_cancels_the_running_calls"
+    )
+    def test_map_timeout(self) -> None:  # pragma: no cover
+        pass
+
 
 class TestThreadPoolShutdown(test_shutdown.ThreadPoolShutdownTest):  # type: ignore[misc]
     executor_type = threado.ThreadPoolExecutor
