@@ -406,6 +406,47 @@ def test_sigterm_cancels_every_thread_runs_cleanup_and_dies_by_sigterm(
     assert err == ""  # no traceback: the process was terminated, not interrupted
 
 
+LATE_TERM_PROGRAM = """\
+import os, signal, sys, threading
+
+runner_handler = signal.getsignal(signal.SIGTERM)
+
+
+def reporting(signum, frame):
+    try:
+        runner_handler(signum, frame)
+    finally:
+        os.write(1, b"handled\\n")
+
+
+signal.signal(signal.SIGTERM, reporting)
+
+
+def late_exit_hook():
+    # Registered after threado's: runs before threado's exit wait, once the
+    # program has ended. It blocks until the test writes a byte.
+    os.write(1, b"at exit\\n")
+    os.read(0, 1)
+
+
+threading._register_atexit(late_exit_hook)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_after_the_program_ended_still_dies_by_sigterm(tmp_path: Path) -> None:
+    # The SIGTERM comes once the program has ended, before threado's exit
+    # wait: there is no program left to interrupt, and a KeyboardInterrupt
+    # raised there would abort the interpreter's exit handling (exit status 0).
+    (tmp_path / "prog.py").write_text(LATE_TERM_PROGRAM)
+    with Program("-m", "threado", "prog.py", cwd=tmp_path) as child:
+        child.wait_line("at exit")
+        child.signal_until(signal.SIGTERM, "handled")
+        status, out, err = child.finish(stdin="x")
+    assert status == -signal.SIGTERM, (status, out, err)
+    assert err == ""
+
+
 @pytest.mark.slow
 def test_the_legacy_example_stops_cleanly_on_sigterm() -> None:
     # docs/running.rst: python -m threado --patch examples/legacy.py --forever

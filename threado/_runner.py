@@ -213,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if isinstance(exc, KeyboardInterrupt) and _lifecycle.terminating is not None:
             return  # SIGTERM: the exit hook cleans up, then the process dies by SIGTERM
         raise
+    finally:
+        # From here on a SIGTERM has no program to interrupt: raised now, its
+        # KeyboardInterrupt would land in the interpreter's exit (threading's
+        # _shutdown, which would print it and skip threado's exit hook).
+        global _program_done
+        _program_done = True
 
 
 # -- running the program ------------------------------------------------------------
@@ -326,6 +332,10 @@ def _install_handlers(dump_on: object) -> None:
         signal.signal(dump_on, _on_dump_signal)
 
 
+#: Set once the program has ended (normally or not), before the interpreter exits.
+_program_done = False
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if _lifecycle.exit_waited:
         # threado's cleanup at exit is over: die now, as without a handler.
@@ -336,7 +346,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         return  # the first one is being handled; its cleanup is bounded
     _lifecycle.terminating = signum
     _lifecycle.cancel_all("cancelled by SIGTERM")
-    raise KeyboardInterrupt
+    if not _program_done:
+        # Interrupt the program as Ctrl-C would. Once it has ended, the exit
+        # hook (waiting, or still to come) sees ``terminating`` and does the rest.
+        raise KeyboardInterrupt
 
 
 def _on_dump_signal(signum: int, frame: FrameType | None) -> None:
