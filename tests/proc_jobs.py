@@ -72,6 +72,32 @@ def unpicklable_result() -> Any:
     return threading.Lock()
 
 
+class _RaisesOnPickle:
+    def __reduce__(self) -> Any:
+        raise SystemExit("no pickling here")
+
+
+def result_whose_pickling_exits() -> Any:
+    return _RaisesOnPickle()
+
+
+class _Unprintable(Exception):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()  # unpicklable
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str either")
+
+
+def raise_unpicklable_unprintable() -> None:
+    raise _Unprintable
+
+
+def raise_base(kind: str) -> None:
+    raise {"exit": SystemExit(5), "interrupt": KeyboardInterrupt("ki")}[kind]
+
+
 def nap(seconds: float) -> float:
     threado.sleep(seconds)
     return seconds

@@ -120,6 +120,24 @@ def test_unpicklable_function_argument_or_result_fails_that_job_only(
     assert pool.submit(proc_jobs.add, 1, 1).result() == 2
 
 
+def test_whatever_pickling_raises_fails_that_job_and_the_worker_goes_on(
+    pool: threado.ProcessPoolExecutor,
+) -> None:
+    pid = pool.submit(proc_jobs.getpid).result()
+    # A __reduce__ raising SystemExit once left the worker without an answer
+    # for the job, and wedged for every later one.
+    f = pool.submit(proc_jobs.result_whose_pickling_exits)
+    with pytest.raises(TypeError, match=r"could not pickle the result.*SystemExit"):
+        f.result(timeout=60)
+    f = pool.submit(proc_jobs.raise_unpicklable_unprintable)
+    with pytest.raises(RuntimeError, match="_Unprintable: <_Unprintable object>"):
+        f.result(timeout=60)
+    for kind, exc in [("exit", SystemExit), ("interrupt", KeyboardInterrupt)]:
+        with pytest.raises(exc):
+            pool.submit(proc_jobs.raise_base, kind).result(timeout=60)
+    assert pool.submit(proc_jobs.getpid).result(timeout=60) == pid
+
+
 def test_a_pending_job_cancelled_wakes_its_waiters_at_once(
     pool: threado.ProcessPoolExecutor, listener: Listener
 ) -> None:
