@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, wait
+from concurrent.futures import CancelledError, Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -150,6 +150,33 @@ def test_a_pending_job_cancelled_wakes_its_waiters_at_once(
     assert waiter.join() == [pending]  # without waiting for the worker
     assert wait([pending], timeout=0).done == {pending}
     assert running.cancel()
+    assert listener.line(i) == b"cleanup"
+    assert wait([running], timeout=60).done == {running}
+
+
+def test_a_pending_job_is_done_for_every_waiter_when_its_callbacks_run(
+    pool: threado.ProcessPoolExecutor, listener: Listener
+) -> None:
+    running = pool.submit(proc_jobs.block, listener.address)
+    i, _ = listener.started()
+    pending = pool.submit(proc_jobs.add, 1, 2)  # the one worker is busy
+    seen: list[object] = []
+
+    def callback(f: Future[int]) -> None:
+        # Once, the callbacks ran before waiters could see the cancel: a
+        # wait(timeout=None) here never returned.
+        seen.append(wait([f], timeout=0).done == {f})
+        seen.append(threado.wait([f], 0) == [f])
+        seen.append(next(as_completed([f], timeout=0)) is f)
+
+    pending.add_done_callback(callback)
+    try:
+        assert pending.cancel() is True
+        assert seen == [True, True, True]
+        assert pending.cancel() is True  # twice: still cancelled, callbacks not run again
+        assert len(seen) == 3
+    finally:
+        assert running.cancel()
     assert listener.line(i) == b"cleanup"
     assert wait([running], timeout=60).done == {running}
 

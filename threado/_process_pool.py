@@ -23,7 +23,10 @@ post after its look always leaves a byte in the pipe).
 **A job's future** is a :class:`concurrent.futures.Future` whose
 ``cancel()`` also works on a running job. Every change of state happens
 under the future's own condition, so the two orders of a cancel and a
-job's answer are both exact:
+job's answer are both exact. A job still pending is cancelled at once: its
+future goes straight to the standard library's "cancelled and notified"
+state, waking its waiters, before its done-callbacks run (which may wait
+on it themselves); the manager skips it. For a running job:
 
 * the cancel comes first: it marks the future ``_cancelling`` and returns
   ``True``; the manager sends the cancel to the worker and sets a kill
@@ -128,27 +131,26 @@ class _Future(Future[Any]):
         self._cancelling = False
 
     def cancel(self) -> bool:
-        while True:
-            with self._condition:
-                state = self._state
-                if state == futures_base.RUNNING:
-                    if self._cancelling:
-                        return True
-                    self._cancelling = True
-                    break
-                if state != futures_base.PENDING:
-                    return state in (futures_base.CANCELLED, futures_base.CANCELLED_AND_NOTIFIED)
-            if super().cancel():
+        with self._condition:
+            state = self._state
+            if state == futures_base.PENDING:
                 # Waiters (wait, as_completed, threado.wait) learn of it now,
-                # not when the manager reaches the job in the queue.
-                with self._condition:
-                    if self._state == futures_base.CANCELLED:
-                        self._state = futures_base.CANCELLED_AND_NOTIFIED
-                        for waiter in self._waiters:
-                            waiter.add_cancelled(self)
-                return True
-            # It started (or ended) in between: look again.
-        self._request_cancel(self)
+                # not when the manager reaches the job in the queue; and
+                # before the done-callbacks, which may wait on it themselves.
+                self._state = futures_base.CANCELLED_AND_NOTIFIED
+                for waiter in self._waiters:
+                    waiter.add_cancelled(self)
+                self._condition.notify_all()
+            elif state == futures_base.RUNNING:
+                if self._cancelling:
+                    return True
+                self._cancelling = True
+            else:
+                return state in (futures_base.CANCELLED, futures_base.CANCELLED_AND_NOTIFIED)
+        if state == futures_base.PENDING:
+            self._invoke_callbacks()  # type: ignore[attr-defined]
+        else:
+            self._request_cancel(self)
         return True
 
     def _start(self) -> bool:
