@@ -188,6 +188,16 @@ def test_a_cancelled_thread_waiting_on_result_raises_thread_cancelled(
     assert waiter.cancelled
     assert f.result() == 0.2
 
+    def cancelled_then(method: str) -> object:
+        threado.current_thread().cancel(blocking=False)
+        return getattr(f, method)()
+
+    # A blocking point checks on entry, even when the future is done.
+    for method in ("result", "exception"):
+        t = threado.spawn(cancelled_then, method)
+        assert t.wait(60)
+        assert t.cancelled, t.exception
+
 
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

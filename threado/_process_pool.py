@@ -77,7 +77,7 @@ from typing import Any, Final, TypeVar
 
 from ._conditions import readable
 from ._process_worker import CANCEL, CANCELLED, INIT_FAILED, JOB, OK, dumps, worker_main
-from ._scopes import clock, shield
+from ._scopes import checkpoint, clock, shield
 from ._threads import Thread, spawn
 from ._wait import wait
 
@@ -195,8 +195,10 @@ class _Future(Future[Any]):
         return super().exception(0)
 
     def _wait_done(self, timeout: float | None) -> None:
+        if self.done():
+            checkpoint()  # a blocking point checks on entry, even with nothing to wait for
         # A deadline already passed (map's) waits no more, as Condition.wait.
-        if not self.done() and not wait([self], None if timeout is None else max(0.0, timeout)):
+        elif not wait([self], None if timeout is None else max(0.0, timeout)):
             raise TimeoutError
 
 
