@@ -229,6 +229,30 @@ def test_shutdown_cancel_futures_cancels_running_and_pending_jobs(listener: List
         p.submit(proc_jobs.add, 1, 2)
 
 
+def test_shutdown_cancel_futures_never_starts_a_pending_job(listener: Listener) -> None:
+    p = threado.ProcessPoolExecutor(1)
+    first = p.submit(proc_jobs.block, listener.address)
+    i, _ = listener.started()
+    pending = [p.submit(proc_jobs.block, listener.address) for _ in range(40)]
+    late: list[int] = []
+
+    def callback(f: object) -> None:
+        # Runs in shutdown()'s thread as it cancels the pending job. Once,
+        # shutdown cancelled the jobs in any order: after the running one,
+        # the worker it freed took a pending job not cancelled yet.
+        if first._cancelling and not late:  # type: ignore[attr-defined]
+            wait([first], timeout=60)
+            listener.sock.settimeout(SLACK)
+            late.append(listener.started()[0])
+
+    for f in pending:
+        f.add_done_callback(callback)
+    p.shutdown(wait=True, cancel_futures=True)
+    assert late == []
+    assert first.cancelled() and all(f.cancelled() for f in pending)
+    assert listener.line(i) == b"cleanup"
+
+
 def test_map_timeout_cancels_the_running_calls(listener: Listener) -> None:
     with threado.ProcessPoolExecutor(2) as p:
         results = p.map(proc_jobs.block, [listener.address] * 3, timeout=0.5)

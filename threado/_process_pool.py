@@ -49,10 +49,12 @@ as in the standard library.
 
 **Shutdown, Ctrl-C and exit.** ``shutdown`` stops ``submit``; the manager
 ends once no job is pending or running, after telling the workers to exit
-and reaping them. With ``cancel_futures=True`` the running jobs are
-cancelled too. A ``KeyboardInterrupt`` (or a cancel) while ``shutdown`` or
-``__exit__`` waits cancels the jobs, waits (shielded, at most ``grace``
-and the kill delay) for their cleanup, then propagates. At interpreter exit
+and reaping them. With ``cancel_futures=True`` the pending jobs are taken
+out of ``_pending`` under ``_lock`` (so none of them starts, however slow
+their done-callbacks) and cancelled, then the running jobs are cancelled
+too. A ``KeyboardInterrupt`` (or a cancel) while ``shutdown`` or
+``__exit__`` waits does the same, waits (shielded, at most ``grace`` and
+the kill delay) for the cleanup, then propagates. At interpreter exit
 (``threading``'s exit hooks, which run before non-daemon threads are
 joined) the jobs of every pool still open are cancelled, not waited for.
 """
@@ -379,7 +381,7 @@ class ProcessPoolExecutor(Executor):
         """
         with self._lock:
             self._shutdown = True
-            futures = list(self._futures) if cancel_futures else []
+            futures = self._take_all_locked() if cancel_futures else []
             manager = self._manager
             self._wake_locked()
         for f in futures:
@@ -400,13 +402,22 @@ class ProcessPoolExecutor(Executor):
         """Cancel every job, then wait (shielded) for the manager to finish."""
         with self._lock:
             self._shutdown = True
-            futures = list(self._futures)
+            futures = self._take_all_locked()
             self._wake_locked()
         for f in futures:
             f.cancel()
         if manager is not None:
             with shield():
                 manager.wait()
+
+    def _take_all_locked(self) -> list[_Future]:
+        """The futures to cancel at shutdown: the pending ones first, taken out
+        of ``_pending`` so that no worker freed meanwhile starts them, then the
+        running ones."""
+        pending = [item.future for item in self._pending]
+        self._pending.clear()
+        self._futures.difference_update(pending)
+        return pending + list(self._futures)
 
     def _request_cancel(self, future: _Future) -> None:
         with self._lock:
