@@ -249,7 +249,8 @@ def test_shutdown_cancel_futures_never_starts_a_pending_job(listener: Listener) 
         f.add_done_callback(callback)
     p.shutdown(wait=True, cancel_futures=True)
     assert late == []
-    assert first.cancelled() and all(f.cancelled() for f in pending)
+    assert first.cancelled()
+    assert all(f.cancelled() for f in pending)
     assert listener.line(i) == b"cleanup"
 
 
