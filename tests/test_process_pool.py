@@ -7,6 +7,7 @@ ordered by those messages, never by sleeping.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -261,6 +263,25 @@ def test_map_timeout_cancels_the_running_calls(listener: Listener) -> None:
         with pytest.raises(TimeoutError):
             next(results)
         assert sorted(listener.line(i) for i in started) == [b"cleanup", b"cleanup"]
+
+
+def test_a_pool_dropped_without_shutdown_finishes_its_jobs_and_stops() -> None:
+    before = set(threading.enumerate())
+    p = threado.ProcessPoolExecutor(1)
+    pid = p.submit(proc_jobs.getpid).result()
+    last = p.submit(proc_jobs.nap, 0.01)
+    handle = weakref.ref(p)
+    del p
+    gc.collect()
+    # Once, the manager thread held the handle: the worker lived until exit.
+    assert handle() is None
+    managers = [t for t in threading.enumerate() if t not in before]
+    assert [t.name[:20] for t in managers] == ["threado-process-pool"]
+    managers[0].join(60)
+    assert not managers[0].is_alive()
+    assert last.result(timeout=0) == 0.01  # its jobs ran to the end, as the stdlib's
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # exited and reaped
 
 
 def test_max_tasks_per_child_and_initializer() -> None:

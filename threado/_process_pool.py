@@ -47,6 +47,14 @@ asked for), and starts a replacement when there is work. The pool never
 breaks for a worker's death; only an ``initializer`` that fails breaks it,
 as in the standard library.
 
+**The handle and the pool.** :class:`ProcessPoolExecutor` is a handle on
+a ``_Pool``, which holds the state and runs the manager; the manager and
+the futures refer to the ``_Pool`` only. So a handle dropped without
+``shutdown`` is garbage-collected, and its finalizer shuts the pool down as
+``shutdown(wait=False)`` does (the jobs finish, the workers exit), as the
+standard library's pool does, instead of leaving processes behind until
+the interpreter exits.
+
 **Shutdown, Ctrl-C and exit.** ``shutdown`` stops ``submit``; the manager
 ends once no job is pending or running, after telling the workers to exit
 and reaping them. With ``cancel_futures=True`` the pending jobs are taken
@@ -285,32 +293,17 @@ class ProcessPoolExecutor(Executor):
             raise TypeError("initializer must be a callable")
         if not isinstance(grace, int | float) or not grace >= 0:
             raise ValueError(f"grace must be a number >= 0, not {grace!r}")
-        self._ctx = _default_context() if mp_context is None else mp_context
-        self._max_workers = max_workers
-        self._initializer = initializer
-        self._initargs = tuple(initargs)
-        self._max_tasks = max_tasks_per_child
-        self._grace = float(grace)
-        self._ids = itertools.count()
-        self._lock = threading.Lock()
-        # Under _lock: what other threads hand to the manager.
-        self._pending: deque[_Item] = deque()
-        self._cancels: list[_Future] = []
-        self._futures: set[_Future] = set()  # not ended yet
-        self._shutdown = False
-        self._broken: str | None = None
-        self._woken = False
-        self._wake_r = self._wake_w = -1
-        self._manager: Thread[None] | None = None
-        self._pid = os.getpid()
-        _pools.add(self)
+        ctx = _default_context() if mp_context is None else mp_context
+        self._pool = _Pool(
+            ctx, max_workers, initializer, tuple(initargs), max_tasks_per_child, float(grace)
+        )
+        # Dropped without shutdown: the pool shuts down, as the standard one does.
+        weakref.finalize(self, self._pool.release).atexit = False
 
     @property
     def grace(self) -> float:
         """Seconds a cancelled job gets to unwind before its worker is terminated."""
-        return self._grace
-
-    # -- the callers' side --------------------------------------------------------------
+        return self._pool.grace
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` in a worker process; return its future.
@@ -323,32 +316,7 @@ class ProcessPoolExecutor(Executor):
             RuntimeError: the pool was shut down (or the interpreter is exiting).
             BrokenProcessPool: the ``initializer`` failed in a worker.
         """
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
-        error: Exception | None = None
-        try:
-            payload = dumps((fn, args, kwargs))
-        except Exception as e:
-            payload = b""
-            error = _pickle_error(fn, args, kwargs, e)
-        future = _Future(self._request_cancel)
-        with self._lock:
-            if self._broken is not None:
-                raise BrokenProcessPool(self._broken)
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if _exiting:
-                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            if error is None:
-                self._pending.append(_Item(next(self._ids), future, payload))
-                self._futures.add(future)
-                if self._manager is None:
-                    self._start_manager()
-                self._wake_locked()
-        if error is not None:
-            future.set_running_or_notify_cancel()
-            future.set_exception(error)
-        return future
+        return self._pool.submit(fn, args, kwargs)
 
     def map(
         self,
@@ -379,6 +347,81 @@ class ProcessPoolExecutor(Executor):
         cancel while it waits cancels every job, waits for their cleanup
         (at most ``grace`` plus the kill delay), and propagates.
         """
+        self._pool.shutdown(wait, cancel_futures)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # Ctrl-C, a cancel or SystemExit: the jobs are cancelled, not waited for.
+        self.shutdown(wait=True, cancel_futures=exc is not None and not isinstance(exc, Exception))
+
+
+class _Pool:
+    """The pool itself: its state and its manager thread (see the module docstring).
+
+    Only the :class:`ProcessPoolExecutor` handle refers to it, never the
+    other way, so the handle can be garbage-collected while jobs run.
+    """
+
+    def __init__(
+        self,
+        ctx: Any,
+        max_workers: int,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+        max_tasks: int | None,
+        grace: float,
+    ) -> None:
+        self.grace = grace
+        self._ctx = ctx
+        self._max_workers = max_workers
+        self._initializer = initializer
+        self._initargs = initargs
+        self._max_tasks = max_tasks
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        # Under _lock: what other threads hand to the manager.
+        self._pending: deque[_Item] = deque()
+        self._cancels: list[_Future] = []
+        self._futures: set[_Future] = set()  # not ended yet
+        self._shutdown = False
+        self._released = False  # the handle was garbage-collected (see release)
+        self._broken: str | None = None
+        self._woken = False
+        self._wake_r = self._wake_w = -1
+        self._manager: Thread[None] | None = None
+        self._pid = os.getpid()
+        _pools.add(self)
+
+    def submit(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[T]:
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        error: Exception | None = None
+        try:
+            payload = dumps((fn, args, kwargs))
+        except Exception as e:
+            payload = b""
+            error = _pickle_error(fn, args, kwargs, e)
+        future = _Future(self._request_cancel)
+        with self._lock:
+            if self._broken is not None:
+                raise BrokenProcessPool(self._broken)
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if _exiting:
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            if error is None:
+                self._pending.append(_Item(next(self._ids), future, payload))
+                self._futures.add(future)
+                if self._manager is None:
+                    self._start_manager()
+            self._wake_locked()  # always: see release
+        if error is not None:
+            future.set_running_or_notify_cancel()
+            future.set_exception(error)
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool = False) -> None:
         with self._lock:
             self._shutdown = True
             futures = self._take_all_locked() if cancel_futures else []
@@ -394,9 +437,22 @@ class ProcessPoolExecutor(Executor):
             self._stop_now(manager)
             raise
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        # Ctrl-C, a cancel or SystemExit: the jobs are cancelled, not waited for.
-        self.shutdown(wait=True, cancel_futures=exc is not None and not isinstance(exc, Exception))
+    def release(self) -> None:
+        """The handle was garbage-collected: shut down as ``shutdown(wait=False)``.
+
+        It runs wherever the garbage collector runs, maybe in a thread that
+        holds ``_lock``, so it never waits for the lock: if the lock is held,
+        its holder wakes the manager before releasing it (every section
+        outside the manager thread does), and the manager reads
+        ``_released`` under the lock.
+        """
+        self._released = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._shutdown = True
+                self._wake_locked()
+            finally:
+                self._lock.release()
 
     def _stop_now(self, manager: Thread[None] | None) -> None:
         """Cancel every job, then wait (shielded) for the manager to finish."""
@@ -468,13 +524,13 @@ class ProcessPoolExecutor(Executor):
             with self._lock:
                 self._woken = False
                 cancels, self._cancels = self._cancels, []
-                shutdown = self._shutdown
+                shutdown = self._shutdown or self._released
             now = clock()
             for f in cancels:
                 w = running.get(f)
                 if w is not None and w.job is not None and w.kill_at is None:
                     self._send(w, (CANCEL, w.job.id))
-                    w.kill_at = now + self._grace
+                    w.kill_at = now + self.grace
             self._dispatch(workers, running)
             if self._broken is not None:
                 _kill_all(workers)
@@ -677,7 +733,7 @@ def _batched(iterable: Iterable[T], n: int) -> Iterator[tuple[T, ...]]:
 
 # -- interpreter exit ----------------------------------------------------------------------
 
-_pools: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
 _exiting = False
 
 
