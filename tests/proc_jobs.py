@@ -98,6 +98,34 @@ def raise_base(kind: str) -> None:
     raise {"exit": SystemExit(5), "interrupt": KeyboardInterrupt("ki")}[kind]
 
 
+_sigterm = threading.Event()
+
+
+def slow_to_die_of_sigterm() -> None:
+    """Initializer: a SIGTERM releases ``wait_for_sigterm``, and the process
+    dies of it only at its next ``die_if_terminated`` (a slow death, made late)."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _sigterm.set()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def wait_for_sigterm(address: str) -> None:
+    """Say "started", then wait where threado cannot interrupt, until a SIGTERM."""
+    s = _connect(address)
+    s.sendall(b"started %d\n" % os.getpid())
+    s.close()
+    _sigterm.wait()
+
+
+def die_if_terminated() -> int:
+    if _sigterm.is_set():
+        os.kill(os.getpid(), signal.SIGTERM)
+    return os.getpid()
+
+
 def nap(seconds: float) -> float:
     threado.sleep(seconds)
     return seconds

@@ -96,6 +96,21 @@ def test_a_stuck_job_has_its_worker_replaced_after_the_grace(
         os.kill(pid, 0)  # reaped: not even a zombie
 
 
+def test_a_worker_terminated_after_the_grace_gets_no_new_job(listener: Listener) -> None:
+    with threado.ProcessPoolExecutor(
+        1, initializer=proc_jobs.slow_to_die_of_sigterm, grace=0.05
+    ) as p:
+        stuck = p.submit(proc_jobs.wait_for_sigterm, listener.address)
+        _, pid = listener.started()
+        innocent = p.submit(proc_jobs.die_if_terminated)
+        assert stuck.cancel()
+        # Its SIGTERM at the grace let it answer before it died. Once, the
+        # pool then gave it the next job, and that job died with it.
+        with pytest.raises(CancelledError):
+            stuck.result(timeout=60)
+        assert innocent.result(timeout=60) != pid
+
+
 @pytest.mark.parametrize(("how", "words"), [("exit", "exit code 3"), ("kill", "signal SIGKILL")])
 def test_a_worker_that_dies_fails_only_its_job(
     pool: threado.ProcessPoolExecutor, how: str, words: str

@@ -39,7 +39,9 @@ on it themselves); the manager skips it. For a running job:
   is dropped, so it never reaches the worker's next job.
 
 A worker still running a cancelled job at its kill deadline gets SIGTERM,
-then SIGKILL :data:`KILL_AFTER` seconds later. A worker's sentinel firing
+then SIGKILL :data:`KILL_AFTER` seconds later; from its SIGTERM on it is
+*exiting*: an answer it still sends ends its job, but it gets no other
+job (its death may come after that answer) and its SIGKILL stays due. A worker's sentinel firing
 means it is gone: the manager reads what it still sent (its last answer
 may be there), reaps it, fails its job (if any) with :class:`WorkerDied`
 naming the exit code or signal (or ends it cancelled, if a cancel was
@@ -566,7 +568,9 @@ class _Pool:
             for w in workers:
                 if w.kill_at is not None and w.kill_at <= now:
                     if not w.terminated:
-                        w.terminated = True
+                        # Dying: never given another job, even if its answer
+                        # still comes (its death may follow that answer).
+                        w.terminated = w.exiting = True
                         w.process.terminate()
                         w.kill_at = now + KILL_AFTER
                     else:
@@ -632,7 +636,8 @@ class _Pool:
         if item is None or item.id != job_id:  # pragma: no cover - one job at a time
             return
         w.job = None
-        w.kill_at = None
+        if not w.terminated:  # else its SIGKILL stays due
+            w.kill_at = None
         w.tasks += 1
         del running[item.future]
         if status == CANCELLED:  # the future is _cancelling: it ends cancelled
