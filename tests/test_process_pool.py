@@ -280,6 +280,37 @@ def test_map_timeout_cancels_the_running_calls(listener: Listener) -> None:
         assert sorted(listener.line(i) for i in started) == [b"cleanup", b"cleanup"]
 
 
+def test_done_callbacks_may_submit_cancel_and_shut_down() -> None:
+    p = threado.ProcessPoolExecutor(2)
+    first = p.submit(proc_jobs.add, 1, 1)
+    long = p.submit(proc_jobs.nap, 600)
+    seen: list[object] = []
+
+    def callback(f: object) -> None:
+        seen.append(long.cancel())
+        seen.append(p.submit(proc_jobs.add, 2, 2))
+        try:
+            p.shutdown()  # in the manager thread: it cannot wait
+        except RuntimeError as e:
+            seen.append(str(e))
+        try:
+            p.submit(proc_jobs.add, 3, 3)
+        except RuntimeError as e:
+            seen.append(str(e))
+
+    first.add_done_callback(callback)
+    assert first.result(timeout=60) == 2
+    p.shutdown()
+    assert seen[0] is True
+    assert long.cancelled()
+    # Once, the failed wait cancelled every job, this one included.
+    assert seen[1].result(timeout=0) == 4  # type: ignore[attr-defined]
+    assert seen[2:] == [
+        "shutdown(wait=True) cannot wait in a done-callback of its pool",
+        "cannot schedule new futures after shutdown",
+    ]
+
+
 def test_a_pool_dropped_without_shutdown_finishes_its_jobs_and_stops() -> None:
     before = set(threading.enumerate())
     p = threado.ProcessPoolExecutor(1)

@@ -348,6 +348,11 @@ class ProcessPoolExecutor(Executor):
         A blocking point when ``wait`` is true; a ``KeyboardInterrupt`` or a
         cancel while it waits cancels every job, waits for their cleanup
         (at most ``grace`` plus the kill delay), and propagates.
+
+        Raises:
+            RuntimeError: ``wait`` is true in a done-callback of one of the
+                pool's futures (they run in the pool's manager thread, which
+                cannot wait for itself); the pool shuts down all the same.
         """
         self._pool.shutdown(wait, cancel_futures)
 
@@ -433,6 +438,10 @@ class _Pool:
             f.cancel()
         if manager is None or not wait:
             return
+        if manager.ident == threading.get_ident():
+            # A done-callback (they run in the manager): the pool shuts down
+            # all the same, but without cancelling its jobs as a failed wait would.
+            raise RuntimeError("shutdown(wait=True) cannot wait in a done-callback of its pool")
         try:
             manager.wait()
         except BaseException:
