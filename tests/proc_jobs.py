@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 import threado
@@ -124,6 +125,12 @@ def die_if_terminated() -> int:
     if _sigterm.is_set():
         os.kill(os.getpid(), signal.SIGTERM)
     return os.getpid()
+
+
+def stuck(seconds: float) -> float:
+    """Block where threado cannot interrupt (an unpatched ``time.sleep``)."""
+    time.sleep(seconds)
+    return seconds
 
 
 def nap(seconds: float) -> float:
