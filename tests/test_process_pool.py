@@ -246,6 +246,18 @@ def test_shutdown_cancel_futures_cancels_running_and_pending_jobs(listener: List
         p.submit(proc_jobs.add, 1, 2)
 
 
+def test_cancel_after_shutdown_still_cancels_the_running_job(listener: Listener) -> None:
+    p = threado.ProcessPoolExecutor(1)
+    f = p.submit(proc_jobs.block, listener.address)
+    i, _ = listener.started()
+    p.shutdown(wait=False)
+    assert f.cancel() is True
+    assert f.cancel() is True
+    assert listener.line(i) == b"cleanup"
+    p.shutdown(wait=True)
+    assert f.cancelled()
+
+
 def test_shutdown_cancel_futures_never_starts_a_pending_job(listener: Listener) -> None:
     p = threado.ProcessPoolExecutor(1)
     first = p.submit(proc_jobs.block, listener.address)
