@@ -40,12 +40,12 @@ on it themselves); the manager skips it. For a running job:
 
 A worker still running a cancelled job at its kill deadline gets SIGTERM,
 then SIGKILL :data:`KILL_AFTER` seconds later; from its SIGTERM on it is
-*exiting*: an answer it still sends ends its job, but it gets no other
-job (its death may come after that answer) and its SIGKILL stays due. A worker's sentinel firing
-means it is gone: the manager reads what it still sent (its last answer
-may be there), reaps it, fails its job (if any) with :class:`WorkerDied`
-naming the exit code or signal (or ends it cancelled, if a cancel was
-asked for), and starts a replacement when there is work. The pool never
+*exiting*: an answer it still sends ends its job, but it gets no other job
+(its death may come after that answer) and its SIGKILL stays due. A
+worker's sentinel firing means it is gone: the manager reads what it still
+sent (its last answer may be there), reaps it, fails its job (if any) with
+:class:`WorkerDied` naming the exit code or signal (or ends it cancelled,
+if a cancel was asked for), and starts a replacement when there is work. The pool never
 breaks for a worker's death; only an ``initializer`` that fails breaks it,
 as in the standard library.
 
@@ -55,7 +55,8 @@ the futures refer to the ``_Pool`` only. So a handle dropped without
 ``shutdown`` is garbage-collected, and its finalizer shuts the pool down as
 ``shutdown(wait=False)`` does (the jobs finish, the workers exit), as the
 standard library's pool does, instead of leaving processes behind until
-the interpreter exits.
+the interpreter exits. The finalizer may run in any thread, even one that
+holds ``_lock``: it never waits for the lock (see ``_Pool.release``).
 
 **Shutdown, Ctrl-C and exit.** ``shutdown`` stops ``submit``; the manager
 ends once no job is pending or running, after telling the workers to exit
