@@ -455,7 +455,8 @@ class _Pool:
         It runs wherever the garbage collector runs, maybe in a thread that
         holds ``_lock``, so it never waits for the lock: if the lock is held,
         its holder wakes the manager before releasing it (every section
-        outside the manager thread does), and the manager reads
+        outside the manager thread does; the manager itself looks at
+        ``_released`` again before it waits), and the manager reads
         ``_released`` under the lock.
         """
         self._released = True
@@ -567,6 +568,8 @@ class _Pool:
                 if w.kill_at is not None and (deadline is None or w.kill_at < deadline):
                     deadline = w.kill_at
             timeout = None if deadline is None else max(0.0, deadline - clock())
+            if self._released and not shutdown:
+                timeout = 0.0  # released by a GC in this thread, holding _lock: look again
             ready = wait(waitables, timeout)
             woken = on_wake in ready
             for w in list(workers):
