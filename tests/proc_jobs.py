@@ -95,6 +95,15 @@ def raise_unpicklable_unprintable() -> None:
     raise _Unprintable
 
 
+class _TwoArguments(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(a)  # pickles, but cannot be unpickled: E(a) misses b
+
+
+def raise_unloadable() -> None:
+    raise _TwoArguments(1, 2)
+
+
 def raise_base(kind: str) -> None:
     raise {"exit": SystemExit(5), "interrupt": KeyboardInterrupt("ki")}[kind]
 

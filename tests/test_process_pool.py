@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from pathlib import Path
 
 import proc_jobs
@@ -346,12 +347,23 @@ def test_max_tasks_per_child_and_initializer() -> None:
     with threado.ProcessPoolExecutor(1, max_tasks_per_child=1) as p:
         first, second = p.submit(proc_jobs.getpid).result(), p.submit(proc_jobs.getpid).result()
         assert first != second
-    p = threado.ProcessPoolExecutor(1, initializer=proc_jobs.fail, initargs=("init",))
-    with pytest.raises(BrokenProcessPool, match="initializer"):
-        p.submit(proc_jobs.add, 1, 2).result()
-    with pytest.raises(BrokenProcessPool):
-        p.submit(proc_jobs.add, 1, 2)
-    p.shutdown()
+    forkserver.ensure_running()  # process-wide, started once: not the pool's
+    fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []
+    gc.disable()  # what a cycle holds stays held
+    try:
+        p = threado.ProcessPoolExecutor(3, initializer=proc_jobs.raise_unloadable)
+        jobs = [p.submit(proc_jobs.add, 1, 2) for _ in range(6)]
+        with pytest.raises(BrokenProcessPool, match="initializer"):
+            jobs[0].result()
+        assert all(isinstance(f.exception(), BrokenProcessPool) for f in jobs)
+        with pytest.raises(BrokenProcessPool):
+            p.submit(proc_jobs.add, 1, 2)
+        p.shutdown()
+    finally:
+        gc.enable()
+    # Once, a reference cycle (the initializer's exception, which the parent
+    # could not unpickle) kept the killed workers' sentinels open.
+    assert len(os.listdir("/proc/self/fd") if fds else []) == len(fds)
 
 
 def test_bad_arguments() -> None:

@@ -718,6 +718,7 @@ def _kill_all(workers: list[_Worker]) -> None:
     for w in workers:
         w.process.join()
         w.conn.close()
+        w.process.close()  # its sentinel now, not at a later garbage collection
     workers.clear()
 
 
@@ -729,7 +730,8 @@ def _load(data: bytes) -> tuple[bool, Any]:
         err = pickle.UnpicklingError(
             f"could not unpickle the answer of a worker process: {type(e).__name__}: {e}"
         )
-        err.__cause__ = e
+        # Without its traceback: its frames (the manager's) would stay alive in a cycle.
+        err.__cause__ = e.with_traceback(None)
         return False, err
 
 
