@@ -366,6 +366,24 @@ def test_max_tasks_per_child_and_initializer() -> None:
     assert len(os.listdir("/proc/self/fd") if fds else []) == len(fds)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_a_worker_that_cannot_start_fails_the_jobs_and_leaks_nothing() -> None:
+    forkserver.ensure_running()  # process-wide, started once: not the pool's
+    fds = len(os.listdir("/proc/self/fd"))
+    gc.disable()  # what a cycle holds stays held
+    try:
+        p = threado.ProcessPoolExecutor(2, initializer=lambda: None)  # cannot be pickled
+        jobs = [p.submit(proc_jobs.add, 1, 1) for _ in range(4)]
+        for f in jobs:
+            with pytest.raises(RuntimeError, match="could not start a worker process"):
+                f.result(timeout=60)
+        p.shutdown()
+        # Once, each failed start left its pipe open until a garbage collection.
+        assert len(os.listdir("/proc/self/fd")) == fds
+    finally:
+        gc.enable()
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="max_workers"):
         threado.ProcessPoolExecutor(0)

@@ -619,8 +619,13 @@ class _Pool:
         process = self._ctx.Process(
             target=worker_main, args=(child, self._initializer, self._initargs)
         )
-        process.start()
-        child.close()
+        try:
+            process.start()
+        except BaseException:
+            parent.close()  # now: the error's traceback keeps this frame alive
+            raise
+        finally:
+            child.close()
         w = _Worker(process, process.pid, parent, readable(parent), readable(process.sentinel))
         workers.append(w)
         return w
