@@ -104,6 +104,11 @@ def raise_unloadable() -> None:
     raise _TwoArguments(1, 2)
 
 
+def fail_if_exists(path: str) -> None:
+    """Initializer: succeed in the first worker (which creates ``path``), fail in the others."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL))
+
+
 def raise_base(kind: str) -> None:
     raise {"exit": SystemExit(5), "interrupt": KeyboardInterrupt("ki")}[kind]
 

@@ -366,6 +366,34 @@ def test_max_tasks_per_child_and_initializer() -> None:
     assert len(os.listdir("/proc/self/fd") if fds else []) == len(fds)
 
 
+def test_a_pool_broken_by_its_initializer_ends_a_future_only_once_its_job_is_gone(
+    tmp_path: Path, listener: Listener
+) -> None:
+    p = threado.ProcessPoolExecutor(
+        2, initializer=proc_jobs.fail_if_exists, initargs=(str(tmp_path / "first"),), grace=60
+    )
+    stuck = p.submit(proc_jobs.spin, listener.address)
+    _, pid = listener.started()
+    assert stuck.cancel()  # it cannot unwind: no blocking point
+    alive: list[bool] = []
+
+    def callback(f: object) -> None:
+        try:
+            os.kill(pid, 0)
+            alive.append(True)
+        except ProcessLookupError:
+            alive.append(False)
+
+    stuck.add_done_callback(callback)
+    second = p.submit(proc_jobs.add, 1, 1)  # its worker's initializer fails
+    with pytest.raises(BrokenProcessPool, match="initializer"):
+        second.result(timeout=60)
+    assert stuck.cancelled()
+    p.shutdown()
+    # Once, the futures ended before the workers were killed.
+    assert alive == [False]
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 def test_a_worker_that_cannot_start_fails_the_jobs_and_leaks_nothing() -> None:
     forkserver.ensure_running()  # process-wide, started once: not the pool's

@@ -47,7 +47,9 @@ sent (its last answer may be there), reaps it, fails its job (if any) with
 :class:`WorkerDied` naming the exit code or signal (or ends it cancelled,
 if a cancel was asked for), and starts a replacement when there is work. The pool never
 breaks for a worker's death; only an ``initializer`` that fails breaks it,
-as in the standard library.
+as in the standard library: the manager kills every worker, then fails
+every job with ``BrokenProcessPool`` (in that order, so that a future never
+ends while its job still runs).
 
 **The handle and the pool.** :class:`ProcessPoolExecutor` is a handle on
 a ``_Pool``, which holds the state and runs the manager; the manager and
@@ -546,7 +548,8 @@ class _Pool:
                     w.kill_at = now + self.grace
             self._dispatch(workers, running)
             if self._broken is not None:
-                _kill_all(workers)
+                _kill_all(workers)  # first: no future ends while its job still runs
+                self._fail_all(self._broken, running)
                 return
             if shutdown and not running:
                 with self._lock:
@@ -648,7 +651,8 @@ class _Pool:
     def _answer(self, w: _Worker, message: Any, running: dict[_Future, _Worker]) -> None:
         status, job_id, data = message
         if status == INIT_FAILED:
-            self._break(f"a worker's initializer failed: {_load(data)[1]!r}", running)
+            with self._lock:  # the loop then kills the workers and fails the jobs
+                self._broken = self._broken or f"a worker's initializer failed: {_load(data)[1]!r}"
             return
         item = w.job
         if item is None or item.id != job_id:  # pragma: no cover - one job at a time
@@ -683,14 +687,14 @@ class _Pool:
         w.conn.close()
         w.process.close()
         item = w.job
-        if item is not None:
+        if item is not None and self._broken is None:  # else _fail_all ends it
             del running[item.future]
             self._end(item.future, False, WorkerDied(w.pid, code))
 
-    def _break(self, reason: str, running: dict[_Future, _Worker]) -> None:
-        """An initializer failed: fail every job, refuse new ones (the stdlib's rule)."""
+    def _fail_all(self, reason: str, running: dict[_Future, _Worker]) -> None:
+        """An initializer failed (``_broken``), every worker is gone: fail every
+        job; ``submit`` refuses new ones (the stdlib's rule)."""
         with self._lock:
-            self._broken = reason
             pending = list(self._pending)
             self._pending.clear()
         for item in pending:
