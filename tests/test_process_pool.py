@@ -298,6 +298,7 @@ def test_done_callbacks_may_submit_cancel_and_shut_down() -> None:
     first = p.submit(proc_jobs.add, 1, 1)
     long = p.submit(proc_jobs.nap, 600)
     seen: list[object] = []
+    called = threado.Event()
 
     def callback(f: object) -> None:
         seen.append(long.cancel())
@@ -310,9 +311,11 @@ def test_done_callbacks_may_submit_cancel_and_shut_down() -> None:
             p.submit(proc_jobs.add, 3, 3)
         except RuntimeError as e:
             seen.append(str(e))
+        called.set()
 
     first.add_done_callback(callback)
     assert first.result(timeout=60) == 2
+    assert called.wait(60)  # (callbacks run just after result() can return)
     p.shutdown()
     assert seen[0] is True
     assert long.cancelled()
