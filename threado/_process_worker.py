@@ -85,7 +85,6 @@ def pack_exception(exc: BaseException, note: str = "") -> bytes:
             f"{note}{type(exc).__qualname__}: {_text(exc, str)} "
             f"(the exception could not be pickled: {_text(e, repr)})"
         )
-        stand_in.__traceback__ = tb
         return dumps(_ExceptionWithTraceback(stand_in, tb))
 
 
