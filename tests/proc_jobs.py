@@ -49,6 +49,19 @@ def block(address: str, how: str = "sleep") -> None:
         s.close()
 
 
+def block_then_slow_cleanup(address: str) -> None:
+    """As ``block``, but its cleanup says "finally", then waits for a byte from the test."""
+    s = _connect(address)
+    try:
+        s.sendall(b"started %d\n" % os.getpid())
+        threado.sleep(600)
+    finally:
+        s.sendall(b"finally\n")
+        s.recv(1)  # not a threado blocking point: a second cancel cannot cut it short
+        s.sendall(b"cleanup\n")
+        s.close()
+
+
 def spin(address: str) -> None:
     """Say "started", then loop with no blocking point (only a kill stops it)."""
     s = _connect(address)

@@ -7,6 +7,7 @@ ordered by those messages, never by sleeping.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import os
@@ -257,6 +258,23 @@ def test_cancel_after_shutdown_still_cancels_the_running_job(listener: Listener)
     assert listener.line(i) == b"cleanup"
     p.shutdown(wait=True)
     assert f.cancelled()
+
+
+def test_shutdown_cancel_futures_while_a_cancelled_job_is_in_its_finally(
+    listener: Listener,
+) -> None:
+    p = threado.ProcessPoolExecutor(1, grace=60)
+    f = p.submit(proc_jobs.block_then_slow_cleanup, listener.address)
+    i, _ = listener.started()
+    assert f.cancel()
+    assert listener.line(i) == b"finally"
+    stopper = threado.spawn(functools.partial(p.shutdown, wait=True, cancel_futures=True))
+    wait_parked(stopper)
+    assert not f.done()  # the job has not unwound yet
+    listener.conns[i].sendall(b"x")
+    stopper.join()
+    assert f.cancelled()
+    assert listener.line(i) == b"cleanup"
 
 
 def test_shutdown_cancel_futures_never_starts_a_pending_job(listener: Listener) -> None:
