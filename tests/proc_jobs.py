@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 import threado
@@ -48,6 +49,19 @@ def block(address: str, how: str = "sleep") -> None:
         s.close()
 
 
+def block_then_slow_cleanup(address: str) -> None:
+    """As ``block``, but its cleanup says "finally", then waits for a byte from the test."""
+    s = _connect(address)
+    try:
+        s.sendall(b"started %d\n" % os.getpid())
+        threado.sleep(600)
+    finally:
+        s.sendall(b"finally\n")
+        s.recv(1)  # not a threado blocking point: a second cancel cannot cut it short
+        s.sendall(b"cleanup\n")
+        s.close()
+
+
 def spin(address: str) -> None:
     """Say "started", then loop with no blocking point (only a kill stops it)."""
     s = _connect(address)
@@ -70,6 +84,80 @@ def cancel_self() -> None:
 
 def unpicklable_result() -> Any:
     return threading.Lock()
+
+
+class _RaisesOnPickle:
+    def __reduce__(self) -> Any:
+        raise SystemExit("no pickling here")
+
+
+def result_whose_pickling_exits() -> Any:
+    return _RaisesOnPickle()
+
+
+class _Unprintable(Exception):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()  # unpicklable
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str either")
+
+
+def raise_unpicklable_unprintable() -> None:
+    raise _Unprintable
+
+
+class _TwoArguments(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(a)  # pickles, but cannot be unpickled: E(a) misses b
+
+
+def raise_unloadable() -> None:
+    raise _TwoArguments(1, 2)
+
+
+def fail_if_exists(path: str) -> None:
+    """Initializer: succeed in the first worker (which creates ``path``), fail in the others."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL))
+
+
+def raise_base(kind: str) -> None:
+    raise {"exit": SystemExit(5), "interrupt": KeyboardInterrupt("ki")}[kind]
+
+
+_sigterm = threading.Event()
+
+
+def slow_to_die_of_sigterm() -> None:
+    """Initializer: a SIGTERM releases ``wait_for_sigterm``, and the process
+    dies of it only at its next ``die_if_terminated`` (a slow death, made late)."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _sigterm.set()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def wait_for_sigterm(address: str) -> None:
+    """Say "started", then wait where threado cannot interrupt, until a SIGTERM."""
+    s = _connect(address)
+    s.sendall(b"started %d\n" % os.getpid())
+    s.close()
+    _sigterm.wait()
+
+
+def die_if_terminated() -> int:
+    if _sigterm.is_set():
+        os.kill(os.getpid(), signal.SIGTERM)
+    return os.getpid()
+
+
+def stuck(seconds: float) -> float:
+    """Block where threado cannot interrupt (an unpatched ``time.sleep``)."""
+    time.sleep(seconds)
+    return seconds
 
 
 def nap(seconds: float) -> float:

@@ -7,9 +7,12 @@ and nothing is left behind (processes, descriptors).
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import threading
 from concurrent.futures import CancelledError, Future
+from concurrent.futures import wait as futures_wait
 from multiprocessing import forkserver
 from typing import Any
 
@@ -61,6 +64,85 @@ def test_random_cancels_racing_completions() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    assert open_fds() == fds
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_random_cancels_racing_deaths_kills_and_recycling() -> None:
+    """Cancels (twice, from other threads and from done-callbacks) racing
+    results, errors, workers dying on their own, workers killed at the grace,
+    and workers recycled by ``max_tasks_per_child``; then a shutdown with
+    ``cancel_futures`` while jobs are still queued and running."""
+    rng = random.Random(2222)
+    forkserver.ensure_running()
+    fds = open_fds()
+    ends: dict[int, int] = {}
+    count_lock = threading.Lock()
+    said: dict[int, set[bool]] = {}  # id(future) -> what its cancel() calls returned
+    jobs: list[tuple[Future[Any], str]] = []
+
+    def count(f: Future[Any]) -> None:
+        with count_lock:
+            ends[id(f)] = ends.get(id(f), 0) + 1
+
+    def cancel(f: Future[Any]) -> None:
+        answer = f.cancel()
+        with count_lock:
+            said.setdefault(id(f), set()).add(answer)
+
+    def cancel_other(other: Future[Any], _: Future[Any]) -> None:
+        cancel(other)
+
+    def canceller(f: Future[Any], delay: float) -> None:
+        threado.sleep(delay)
+        cancel(f)
+        if rng.random() < 0.3:
+            cancel(f)
+
+    pool = threado.ProcessPoolExecutor(2, max_tasks_per_child=5, grace=0.05)
+    threads = []
+    for n in range(40):
+        kind = rng.choice(["nap", "nap", "nap", "nap", "die", "stuck", "fail"]) if n else "die"
+        f: Future[Any]
+        if kind == "nap":
+            f = pool.submit(proc_jobs.nap, rng.choice([0, 0.001, 0.01]))
+        elif kind == "die":
+            f = pool.submit(proc_jobs.die, "exit")
+        elif kind == "stuck":
+            f = pool.submit(proc_jobs.stuck, 0.1)
+        else:
+            f = pool.submit(proc_jobs.fail, "boom")
+        f.add_done_callback(count)
+        if n > 1 and rng.random() < 0.2:  # a done-callback cancelling another job
+            f.add_done_callback(functools.partial(cancel_other, jobs[rng.randrange(1, n)][0]))
+        jobs.append((f, kind))
+        if n and rng.random() < 0.5:  # (the first job is never cancelled)
+            delay = rng.choice([0, 0, 0.001, 0.005, 0.02])
+            threads.append(threado.spawn(canceller, f, delay))
+        if n == 32:  # most of them run their course; the last ones meet the shutdown
+            for t in threads:
+                t.join()
+            futures_wait([f for f, _ in jobs], timeout=60)
+    done_before = {id(f) for f, _ in jobs if f.done()}
+    pool.shutdown(wait=True, cancel_futures=True)  # cancels the others
+    for t in threads:
+        t.join()
+    for f, kind in jobs:
+        assert f.done()
+        answers = said.get(id(f), set())
+        if answers:  # True always means cancelled, False never
+            assert answers == {f.cancelled()}, (kind, f, answers)
+        elif id(f) in done_before:
+            assert not f.cancelled(), (kind, f)
+        if not f.cancelled():
+            error = f.exception(timeout=0)
+            expected = {"die": threado.WorkerDied, "fail": ValueError}.get(kind, type(None))
+            assert type(error) is expected, (kind, error)
+        assert ends.get(id(f)) == 1, (kind, ends.get(id(f)))  # ended exactly once
+    assert 5 < sum(True in answers for answers in said.values()) < len(jobs)
+    outcomes = {type(f.exception(timeout=0)) for f, _ in jobs if not f.cancelled()}
+    assert threado.WorkerDied in outcomes
+    assert [t for t in threading.enumerate() if t.name.startswith("threado-process")] == []
     assert open_fds() == fds
 
 

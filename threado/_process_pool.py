@@ -23,7 +23,10 @@ post after its look always leaves a byte in the pipe).
 **A job's future** is a :class:`concurrent.futures.Future` whose
 ``cancel()`` also works on a running job. Every change of state happens
 under the future's own condition, so the two orders of a cancel and a
-job's answer are both exact:
+job's answer are both exact. A job still pending is cancelled at once: its
+future goes straight to the standard library's "cancelled and notified"
+state, waking its waiters, before its done-callbacks run (which may wait
+on it themselves); the manager skips it. For a running job:
 
 * the cancel comes first: it marks the future ``_cancelling`` and returns
   ``True``; the manager sends the cancel to the worker and sets a kill
@@ -36,20 +39,35 @@ job's answer are both exact:
   is dropped, so it never reaches the worker's next job.
 
 A worker still running a cancelled job at its kill deadline gets SIGTERM,
-then SIGKILL :data:`KILL_AFTER` seconds later. A worker's sentinel firing
-means it is gone: the manager reads what it still sent (its last answer
-may be there), reaps it, fails its job (if any) with :class:`WorkerDied`
-naming the exit code or signal (or ends it cancelled, if a cancel was
-asked for), and starts a replacement when there is work. The pool never
+then SIGKILL :data:`KILL_AFTER` seconds later; from its SIGTERM on it is
+*exiting*: an answer it still sends ends its job, but it gets no other job
+(its death may come after that answer) and its SIGKILL stays due. A
+worker's sentinel firing means it is gone: the manager reads what it still
+sent (its last answer may be there), reaps it, fails its job (if any) with
+:class:`WorkerDied` naming the exit code or signal (or ends it cancelled,
+if a cancel was asked for), and starts a replacement when there is work. The pool never
 breaks for a worker's death; only an ``initializer`` that fails breaks it,
-as in the standard library.
+as in the standard library: the manager kills every worker, then fails
+every job with ``BrokenProcessPool`` (in that order, so that a future never
+ends while its job still runs).
+
+**The handle and the pool.** :class:`ProcessPoolExecutor` is a handle on
+a ``_Pool``, which holds the state and runs the manager; the manager and
+the futures refer to the ``_Pool`` only. So a handle dropped without
+``shutdown`` is garbage-collected, and its finalizer shuts the pool down as
+``shutdown(wait=False)`` does (the jobs finish, the workers exit), as the
+standard library's pool does, instead of leaving processes behind until
+the interpreter exits. The finalizer may run in any thread, even one that
+holds ``_lock``: it never waits for the lock (see ``_Pool.release``).
 
 **Shutdown, Ctrl-C and exit.** ``shutdown`` stops ``submit``; the manager
 ends once no job is pending or running, after telling the workers to exit
-and reaping them. With ``cancel_futures=True`` the running jobs are
-cancelled too. A ``KeyboardInterrupt`` (or a cancel) while ``shutdown`` or
-``__exit__`` waits cancels the jobs, waits (shielded, at most ``grace``
-and the kill delay) for their cleanup, then propagates. At interpreter exit
+and reaping them. With ``cancel_futures=True`` the pending jobs are taken
+out of ``_pending`` under ``_lock`` (so none of them starts, however slow
+their done-callbacks) and cancelled, then the running jobs are cancelled
+too. A ``KeyboardInterrupt`` (or a cancel) while ``shutdown`` or
+``__exit__`` waits does the same, waits (shielded, at most ``grace`` and
+the kill delay) for the cleanup, then propagates. At interpreter exit
 (``threading``'s exit hooks, which run before non-daemon threads are
 joined) the jobs of every pool still open are cancelled, not waited for.
 """
@@ -74,7 +92,7 @@ from typing import Any, Final, TypeVar
 
 from ._conditions import readable
 from ._process_worker import CANCEL, CANCELLED, INIT_FAILED, JOB, OK, dumps, worker_main
-from ._scopes import clock, shield
+from ._scopes import checkpoint, clock, shield
 from ._threads import Thread, spawn
 from ._wait import wait
 
@@ -128,27 +146,26 @@ class _Future(Future[Any]):
         self._cancelling = False
 
     def cancel(self) -> bool:
-        while True:
-            with self._condition:
-                state = self._state
-                if state == futures_base.RUNNING:
-                    if self._cancelling:
-                        return True
-                    self._cancelling = True
-                    break
-                if state != futures_base.PENDING:
-                    return state in (futures_base.CANCELLED, futures_base.CANCELLED_AND_NOTIFIED)
-            if super().cancel():
+        with self._condition:
+            state = self._state
+            if state == futures_base.PENDING:
                 # Waiters (wait, as_completed, threado.wait) learn of it now,
-                # not when the manager reaches the job in the queue.
-                with self._condition:
-                    if self._state == futures_base.CANCELLED:
-                        self._state = futures_base.CANCELLED_AND_NOTIFIED
-                        for waiter in self._waiters:
-                            waiter.add_cancelled(self)
-                return True
-            # It started (or ended) in between: look again.
-        self._request_cancel(self)
+                # not when the manager reaches the job in the queue; and
+                # before the done-callbacks, which may wait on it themselves.
+                self._state = futures_base.CANCELLED_AND_NOTIFIED
+                for waiter in self._waiters:
+                    waiter.add_cancelled(self)
+                self._condition.notify_all()
+            elif state == futures_base.RUNNING:
+                if self._cancelling:
+                    return True
+                self._cancelling = True
+            else:
+                return state in (futures_base.CANCELLED, futures_base.CANCELLED_AND_NOTIFIED)
+        if state == futures_base.PENDING:
+            self._invoke_callbacks()  # type: ignore[attr-defined]
+        else:
+            self._request_cancel(self)
         return True
 
     def _start(self) -> bool:
@@ -193,8 +210,10 @@ class _Future(Future[Any]):
         return super().exception(0)
 
     def _wait_done(self, timeout: float | None) -> None:
+        if self.done():
+            checkpoint()  # a blocking point checks on entry, even with nothing to wait for
         # A deadline already passed (map's) waits no more, as Condition.wait.
-        if not self.done() and not wait([self], None if timeout is None else max(0.0, timeout)):
+        elif not wait([self], None if timeout is None else max(0.0, timeout)):
             raise TimeoutError
 
 
@@ -279,32 +298,17 @@ class ProcessPoolExecutor(Executor):
             raise TypeError("initializer must be a callable")
         if not isinstance(grace, int | float) or not grace >= 0:
             raise ValueError(f"grace must be a number >= 0, not {grace!r}")
-        self._ctx = _default_context() if mp_context is None else mp_context
-        self._max_workers = max_workers
-        self._initializer = initializer
-        self._initargs = tuple(initargs)
-        self._max_tasks = max_tasks_per_child
-        self._grace = float(grace)
-        self._ids = itertools.count()
-        self._lock = threading.Lock()
-        # Under _lock: what other threads hand to the manager.
-        self._pending: deque[_Item] = deque()
-        self._cancels: list[_Future] = []
-        self._futures: set[_Future] = set()  # not ended yet
-        self._shutdown = False
-        self._broken: str | None = None
-        self._woken = False
-        self._wake_r = self._wake_w = -1
-        self._manager: Thread[None] | None = None
-        self._pid = os.getpid()
-        _pools.add(self)
+        ctx = _default_context() if mp_context is None else mp_context
+        self._pool = _Pool(
+            ctx, max_workers, initializer, tuple(initargs), max_tasks_per_child, float(grace)
+        )
+        # Dropped without shutdown: the pool shuts down, as the standard one does.
+        weakref.finalize(self, self._pool.release).atexit = False
 
     @property
     def grace(self) -> float:
         """Seconds a cancelled job gets to unwind before its worker is terminated."""
-        return self._grace
-
-    # -- the callers' side --------------------------------------------------------------
+        return self._pool.grace
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` in a worker process; return its future.
@@ -317,32 +321,7 @@ class ProcessPoolExecutor(Executor):
             RuntimeError: the pool was shut down (or the interpreter is exiting).
             BrokenProcessPool: the ``initializer`` failed in a worker.
         """
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
-        error: Exception | None = None
-        try:
-            payload = dumps((fn, args, kwargs))
-        except Exception as e:
-            payload = b""
-            error = _pickle_error(fn, args, kwargs, e)
-        future = _Future(self._request_cancel)
-        with self._lock:
-            if self._broken is not None:
-                raise BrokenProcessPool(self._broken)
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if _exiting:
-                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            if error is None:
-                self._pending.append(_Item(next(self._ids), future, payload))
-                self._futures.add(future)
-                if self._manager is None:
-                    self._start_manager()
-                self._wake_locked()
-        if error is not None:
-            future.set_running_or_notify_cancel()
-            future.set_exception(error)
-        return future
+        return self._pool.submit(fn, args, kwargs)
 
     def map(
         self,
@@ -372,37 +351,144 @@ class ProcessPoolExecutor(Executor):
         A blocking point when ``wait`` is true; a ``KeyboardInterrupt`` or a
         cancel while it waits cancels every job, waits for their cleanup
         (at most ``grace`` plus the kill delay), and propagates.
+
+        Raises:
+            RuntimeError: ``wait`` is true in a done-callback of one of the
+                pool's futures (they run in the pool's manager thread, which
+                cannot wait for itself); the pool shuts down all the same.
         """
+        self._pool.shutdown(wait, cancel_futures)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # Ctrl-C, a cancel or SystemExit: the jobs are cancelled, not waited for.
+        self.shutdown(wait=True, cancel_futures=exc is not None and not isinstance(exc, Exception))
+
+
+class _Pool:
+    """The pool itself: its state and its manager thread (see the module docstring).
+
+    Only the :class:`ProcessPoolExecutor` handle refers to it, never the
+    other way, so the handle can be garbage-collected while jobs run.
+    """
+
+    def __init__(
+        self,
+        ctx: Any,
+        max_workers: int,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+        max_tasks: int | None,
+        grace: float,
+    ) -> None:
+        self.grace = grace
+        self._ctx = ctx
+        self._max_workers = max_workers
+        self._initializer = initializer
+        self._initargs = initargs
+        self._max_tasks = max_tasks
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        # Under _lock: what other threads hand to the manager.
+        self._pending: deque[_Item] = deque()
+        self._cancels: list[_Future] = []
+        self._futures: set[_Future] = set()  # not ended yet
+        self._shutdown = False
+        self._released = False  # the handle was garbage-collected (see release)
+        self._broken: str | None = None
+        self._woken = False
+        self._wake_r = self._wake_w = -1
+        self._manager: Thread[None] | None = None
+        self._pid = os.getpid()
+        _pools.add(self)
+
+    def submit(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[T]:
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        error: Exception | None = None
+        try:
+            payload = dumps((fn, args, kwargs))
+        except Exception as e:
+            payload = b""
+            error = _pickle_error(fn, args, kwargs, e)
+        future = _Future(self._request_cancel)
+        with self._lock:
+            if self._broken is not None:
+                raise BrokenProcessPool(self._broken)
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if _exiting:
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            if error is None:
+                self._pending.append(_Item(next(self._ids), future, payload))
+                self._futures.add(future)
+                if self._manager is None:
+                    self._start_manager()
+            self._wake_locked()  # always: see release
+        if error is not None:
+            future.set_running_or_notify_cancel()
+            future.set_exception(error)
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool = False) -> None:
         with self._lock:
             self._shutdown = True
-            futures = list(self._futures) if cancel_futures else []
+            futures = self._take_all_locked() if cancel_futures else []
             manager = self._manager
             self._wake_locked()
         for f in futures:
             f.cancel()
         if manager is None or not wait:
             return
+        if manager.ident == threading.get_ident():
+            # A done-callback (they run in the manager): the pool shuts down
+            # all the same, but without cancelling its jobs as a failed wait would.
+            raise RuntimeError("shutdown(wait=True) cannot wait in a done-callback of its pool")
         try:
             manager.wait()
         except BaseException:
             self._stop_now(manager)
             raise
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        # Ctrl-C, a cancel or SystemExit: the jobs are cancelled, not waited for.
-        self.shutdown(wait=True, cancel_futures=exc is not None and not isinstance(exc, Exception))
+    def release(self) -> None:
+        """The handle was garbage-collected: shut down as ``shutdown(wait=False)``.
+
+        It runs wherever the garbage collector runs, maybe in a thread that
+        holds ``_lock``, so it never waits for the lock: if the lock is held,
+        its holder wakes the manager before releasing it (every section
+        outside the manager thread does; the manager itself looks at
+        ``_released`` again before it waits), and the manager reads
+        ``_released`` under the lock.
+        """
+        self._released = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._shutdown = True
+                self._wake_locked()
+            finally:
+                self._lock.release()
 
     def _stop_now(self, manager: Thread[None] | None) -> None:
         """Cancel every job, then wait (shielded) for the manager to finish."""
         with self._lock:
             self._shutdown = True
-            futures = list(self._futures)
+            futures = self._take_all_locked()
             self._wake_locked()
         for f in futures:
             f.cancel()
         if manager is not None:
             with shield():
                 manager.wait()
+
+    def _take_all_locked(self) -> list[_Future]:
+        """The futures to cancel at shutdown: the pending ones first, taken out
+        of ``_pending`` so that no worker freed meanwhile starts them, then the
+        running ones."""
+        pending = [item.future for item in self._pending]
+        self._pending.clear()
+        self._futures.difference_update(pending)
+        return pending + list(self._futures)
 
     def _request_cancel(self, future: _Future) -> None:
         with self._lock:
@@ -453,16 +539,17 @@ class ProcessPoolExecutor(Executor):
             with self._lock:
                 self._woken = False
                 cancels, self._cancels = self._cancels, []
-                shutdown = self._shutdown
+                shutdown = self._shutdown or self._released
             now = clock()
             for f in cancels:
                 w = running.get(f)
                 if w is not None and w.job is not None and w.kill_at is None:
                     self._send(w, (CANCEL, w.job.id))
-                    w.kill_at = now + self._grace
+                    w.kill_at = now + self.grace
             self._dispatch(workers, running)
             if self._broken is not None:
-                _kill_all(workers)
+                _kill_all(workers)  # first: no future ends while its job still runs
+                self._fail_all(self._broken, running)
                 return
             if shutdown and not running:
                 with self._lock:
@@ -484,6 +571,8 @@ class ProcessPoolExecutor(Executor):
                 if w.kill_at is not None and (deadline is None or w.kill_at < deadline):
                     deadline = w.kill_at
             timeout = None if deadline is None else max(0.0, deadline - clock())
+            if self._released and not shutdown:
+                timeout = 0.0  # released by a GC in this thread, holding _lock: look again
             ready = wait(waitables, timeout)
             woken = on_wake in ready
             for w in list(workers):
@@ -495,7 +584,9 @@ class ProcessPoolExecutor(Executor):
             for w in workers:
                 if w.kill_at is not None and w.kill_at <= now:
                     if not w.terminated:
-                        w.terminated = True
+                        # Dying: never given another job, even if its answer
+                        # still comes (its death may follow that answer).
+                        w.terminated = w.exiting = True
                         w.process.terminate()
                         w.kill_at = now + KILL_AFTER
                     else:
@@ -531,8 +622,13 @@ class ProcessPoolExecutor(Executor):
         process = self._ctx.Process(
             target=worker_main, args=(child, self._initializer, self._initargs)
         )
-        process.start()
-        child.close()
+        try:
+            process.start()
+        except BaseException:
+            parent.close()  # now: the error's traceback keeps this frame alive
+            raise
+        finally:
+            child.close()
         w = _Worker(process, process.pid, parent, readable(parent), readable(process.sentinel))
         workers.append(w)
         return w
@@ -555,13 +651,15 @@ class ProcessPoolExecutor(Executor):
     def _answer(self, w: _Worker, message: Any, running: dict[_Future, _Worker]) -> None:
         status, job_id, data = message
         if status == INIT_FAILED:
-            self._break(f"a worker's initializer failed: {_load(data)[1]!r}", running)
+            with self._lock:  # the loop then kills the workers and fails the jobs
+                self._broken = self._broken or f"a worker's initializer failed: {_load(data)[1]!r}"
             return
         item = w.job
         if item is None or item.id != job_id:  # pragma: no cover - one job at a time
             return
         w.job = None
-        w.kill_at = None
+        if not w.terminated:  # else its SIGKILL stays due
+            w.kill_at = None
         w.tasks += 1
         del running[item.future]
         if status == CANCELLED:  # the future is _cancelling: it ends cancelled
@@ -589,14 +687,14 @@ class ProcessPoolExecutor(Executor):
         w.conn.close()
         w.process.close()
         item = w.job
-        if item is not None:
+        if item is not None and self._broken is None:  # else _fail_all ends it
             del running[item.future]
             self._end(item.future, False, WorkerDied(w.pid, code))
 
-    def _break(self, reason: str, running: dict[_Future, _Worker]) -> None:
-        """An initializer failed: fail every job, refuse new ones (the stdlib's rule)."""
+    def _fail_all(self, reason: str, running: dict[_Future, _Worker]) -> None:
+        """An initializer failed (``_broken``), every worker is gone: fail every
+        job; ``submit`` refuses new ones (the stdlib's rule)."""
         with self._lock:
-            self._broken = reason
             pending = list(self._pending)
             self._pending.clear()
         for item in pending:
@@ -629,6 +727,7 @@ def _kill_all(workers: list[_Worker]) -> None:
     for w in workers:
         w.process.join()
         w.conn.close()
+        w.process.close()  # its sentinel now, not at a later garbage collection
     workers.clear()
 
 
@@ -640,7 +739,8 @@ def _load(data: bytes) -> tuple[bool, Any]:
         err = pickle.UnpicklingError(
             f"could not unpickle the answer of a worker process: {type(e).__name__}: {e}"
         )
-        err.__cause__ = e
+        # Without its traceback: its frames (the manager's) would stay alive in a cycle.
+        err.__cause__ = e.with_traceback(None)
         return False, err
 
 
@@ -662,7 +762,7 @@ def _batched(iterable: Iterable[T], n: int) -> Iterator[tuple[T, ...]]:
 
 # -- interpreter exit ----------------------------------------------------------------------
 
-_pools: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
 _exiting = False
 
 

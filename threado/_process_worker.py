@@ -27,8 +27,10 @@ that the parent sees the worker's traceback as its ``__cause__`` (the
 standard library's ``_ExceptionWithTraceback``), or :data:`CANCELLED` when
 the job ended by ``ThreadCancelled`` after a cancel from the parent. A job,
 a result or an exception that cannot be (un)pickled becomes an ``ERROR``
-naming what failed; nothing of it reaches the reader, so one bad job never
-breaks the worker.
+naming what failed, whatever the pickling raised (a ``__reduce__`` that
+raises ``SystemExit``, a ``__str__`` that fails), so the runner always
+answers; nothing of it reaches the reader, so one bad job never breaks the
+worker.
 
 SIGINT is ignored in workers: Ctrl-C reaches the whole process group, and
 the parent turns it into cancels, whose cleanup then runs here.
@@ -78,11 +80,20 @@ def pack_exception(exc: BaseException, note: str = "") -> bytes:
     tb: Any = exc.__traceback__
     try:
         return dumps(_ExceptionWithTraceback(exc, tb))
-    except Exception as e:
+    except BaseException as e:  # its __reduce__ may raise anything, even SystemExit
         stand_in = RuntimeError(
-            f"{note}{type(exc).__qualname__}: {exc} (the exception could not be pickled: {e})"
+            f"{note}{type(exc).__qualname__}: {_text(exc, str)} "
+            f"(the exception could not be pickled: {_text(e, repr)})"
         )
         return dumps(_ExceptionWithTraceback(stand_in, tb))
+
+
+def _text(obj: object, how: Callable[[object], str]) -> str:
+    """``str(obj)`` or ``repr(obj)``, or a stand-in if the user's method raises."""
+    try:
+        return how(obj)
+    except BaseException:
+        return f"<{type(obj).__qualname__} object>"
 
 
 class _Job:
@@ -111,8 +122,10 @@ def _run(job: _Job) -> tuple[Any, ...]:
         return (ERROR, job.id, pack_exception(e))
     try:
         return (OK, job.id, dumps(result))
-    except Exception as e:
-        err = TypeError(f"could not pickle the result of {fn!r}: {type(e).__name__}: {e}")
+    except BaseException as e:  # a __reduce__ may raise anything, even SystemExit
+        err = TypeError(
+            f"could not pickle the result of {_text(fn, repr)}: {type(e).__name__}: {_text(e, str)}"
+        )
         err.__cause__ = e
         return (ERROR, job.id, pack_exception(err))
 

@@ -75,6 +75,8 @@ def run_in(executor: Executor, func: Callable[..., T], /, *args: Any, **kwargs: 
     except BaseException:
         _cancel_and_wait(executor, future)
         raise
+    if isinstance(future, Future):  # done: no blocking point that could drop the result
+        return Future.result(future, 0)
     return future.result()
 
 
