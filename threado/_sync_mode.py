@@ -401,14 +401,17 @@ class Run:
         """
         m.outside_parked = True
         self.mutex.release()
+        # The baton is held (its turn's), so acquiring it waits for a waker
+        # (or dissolve()) to release it; acquired, it is held again after.
+        woken = False
         try:
-            m.baton.acquire(True, timeout if 0 <= timeout < TIMEOUT_MAX else -1)
+            woken = m.baton.acquire(True, timeout if 0 <= timeout < TIMEOUT_MAX else -1)
         finally:
             self.mutex.acquire()
             if m.outside_parked:
                 m.outside_parked = False  # nobody released the baton
-            else:
-                m.baton.acquire()  # the waker released it: take it back
+            elif not woken:
+                m.baton.acquire()  # released after the wait gave up: take it back
             got = m.pending
             m.pending = False
         return got
