@@ -750,3 +750,57 @@ def test_a_signal_handler_waiting_while_its_thread_waits_for_the_turn() -> None:
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert "main ended [False]" in proc.stdout
+
+
+# -- review: found by attacking the mode ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_threado_wait_inside_blocking_is_woken_by_a_member(seed: int | None) -> None:
+    # The wait of a thread inside blocking() parks on its baton; the wake-up
+    # must not leave it waiting for its own baton a second time.
+    def main() -> list[str]:
+        log: list[str] = []
+        ev = threado.Event()
+
+        def waiter() -> None:
+            with threado.blocking():
+                log.append(f"woken {ev.wait(timeout=SLACK)}")
+            log.append("back in turn")
+
+        t = threado.spawn(waiter)
+        tt.wait_parked(t, timeout=SLACK)
+        ev.set()
+        t.join()
+        return log
+
+    assert threado.run(main, synchronous=True, seed=seed) == ["woken True", "back in turn"]
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_group_cancels_its_threads_in_spawn_order(seed: int | None) -> None:
+    # The group's running threads were a set: the cancel (so the wake-up)
+    # order followed the handles' addresses, and a seed did not reproduce.
+    def main() -> list[int]:
+        woke: list[int] = []
+        ev = threado.Event()
+
+        def waits(i: int) -> None:
+            try:
+                ev.wait()
+            except threado.ThreadCancelled:
+                woke.append(i)
+                raise
+
+        with threado.ignore_after(1), threado.ThreadGroup() as g:
+            for i in range(8):
+                g.spawn(waits, i)
+        return woke
+
+    first = threado.run(main, synchronous=True, seed=seed)
+    if seed is None:
+        assert first == list(range(8))
+    for _ in range(5):
+        junk = [object() for _ in range(50)]  # other addresses for the handles
+        assert threado.run(main, synchronous=True, seed=seed) == first
+        del junk
