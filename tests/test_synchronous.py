@@ -804,3 +804,22 @@ def test_a_group_cancels_its_threads_in_spawn_order(seed: int | None) -> None:
         junk = [object() for _ in range(50)]  # other addresses for the handles
         assert threado.run(main, synchronous=True, seed=seed) == first
         del junk
+
+
+def test_a_done_future_no_longer_hides_a_deadlock() -> None:
+    # wait(ALL_COMPLETED) on a future and an event nobody sets: once the
+    # future is done, nothing outside can wake the thread. It was treated
+    # as waiting for the future forever: a hang instead of a Deadlock.
+    import concurrent.futures
+
+    def main() -> None:
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        plain = threading.Timer(0.01, fut.set_result, (5,))
+        plain.start()
+        try:
+            threado.wait([fut, threado.Event()], return_when=threado.ALL_COMPLETED)
+        finally:
+            plain.join()
+
+    with pytest.raises(threado.Deadlock):
+        threado.run(main, synchronous=True)

@@ -62,10 +62,10 @@ having no deadline.
 
 *Exact deadlock.* When nothing is ready, no member has a deadline, none
 is outside and none waits in ``threado.wait()`` for a signal or a
-``concurrent.futures`` future, no member can ever run again (threads outside the run cannot be
-seen: see the docs). The member that parked last is made ready with its
-``deadlocked`` flag; its wait raises :class:`~threado.Deadlock` with the
-§8 report.
+``concurrent.futures`` future not done yet, no member can ever run again
+(threads outside the run cannot be seen: see the docs). The member that
+parked last is made ready with its ``deadlocked`` flag; its wait raises
+:class:`~threado.Deadlock` with the §8 report.
 
 *Leaving.* A spawned member leaves the run at its very end (an end hook,
 after the hooks that wake its joiners), passing the turn on. When ``main``
@@ -197,17 +197,37 @@ def _switch_before_acquire() -> None:
 
 def _woken_from_outside(what: object) -> bool:
     """Whether a ``threado.wait()`` waits for what only the outside can bring:
-    a signal, or a ``concurrent.futures`` future (its executor's threads are
-    not in the run)."""
+    a signal, or a ``concurrent.futures`` future not done yet (its executor's
+    threads are not in the run)."""
     items = getattr(what, "items", None)
     if type(what).__name__ != "_Waiting" or not isinstance(items, list):
         return False
     from ._conditions import signalled
 
     return any(
-        isinstance(x, signalled) or type(x).__module__.startswith("concurrent.futures")
+        isinstance(x, signalled)
+        or (type(x).__module__.startswith("concurrent.futures") and _future_may_wake(x))
         for x in items
     )
+
+
+def _future_may_wake(f: Any) -> bool:
+    """Whether future ``f`` may still wake its waiters (called under a run's mutex).
+
+    A future notifies its waiters under its ``_condition``, right after it
+    becomes done; their wake-up takes the run's mutex. So the condition is
+    only tried: busy, the future may be completing, its wake-up on the way;
+    free, a done future has woken its waiters already (a waiter still parked
+    has consumed that wake-up and waits for something else: an
+    ``ALL_COMPLETED`` wait).
+    """
+    cond = getattr(f, "_condition", None)
+    if cond is None or not cond.acquire(False):
+        return True
+    try:
+        return getattr(f, "_state", None) not in ("FINISHED", "CANCELLED_AND_NOTIFIED")
+    finally:
+        cond.release()
 
 
 class Run:
