@@ -823,3 +823,20 @@ def test_a_done_future_no_longer_hides_a_deadlock() -> None:
 
     with pytest.raises(threado.Deadlock):
         threado.run(main, synchronous=True)
+
+
+def test_a_thread_outliving_the_run_keeps_the_length_of_its_wait() -> None:
+    # Its wait's deadline is on the run's virtual clock, an hour ahead of
+    # the real one: read against the real clock, its 0.2 s sleep lasted an hour.
+    def main() -> threado.Thread[None]:
+        threado.sleep(3600)
+        t = threado.spawn(threado.sleep, 0.2)
+        tt.wait_parked(t)
+        return t
+
+    t = threado.run(main, synchronous=True)
+    try:
+        t.join(timeout=SLACK)
+    finally:
+        t.cancel()
+    assert get_state().sync is None

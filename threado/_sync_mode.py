@@ -70,9 +70,12 @@ parked last is made ready with its ``deadlocked`` flag; its wait raises
 *Leaving.* A spawned member leaves the run at its very end (an end hook,
 after the hooks that wake its joiners), passing the turn on. When ``main``
 returns the run *dissolves*: remaining members get their own tokens back
-and run freely, in real time. An asynchronous exception (``KeyboardInterrupt``)
-while a thread waits for its turn dissolves the run too, and so does a
-signal handler that makes a threado wait then: the order cannot be kept.
+and run freely, in real time: their clock keeps the run's virtual time but
+runs at the real rate from then on (an offset, until they end), so the
+deadlines they set stay as far away as they were. An asynchronous
+exception (``KeyboardInterrupt``) while a thread waits for its turn
+dissolves the run too, and so does a signal handler that makes a threado
+wait then: the order cannot be kept.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ class Member:
         "baton",
         "deadline",
         "deadlocked",
+        "hooked",
         "outside_parked",
         "parked_at",
         "pending",
@@ -148,6 +152,8 @@ class Member:
         self.pending = False
         self.deadline: float | None = None
         self.deadlocked = False
+        # Its thread's end hook will call leave() (see first_turn).
+        self.hooked = False
         # Parked in a wait while OUTSIDE: its baton is its token then.
         self.outside_parked = False
         self.parked_at = 0
@@ -180,13 +186,24 @@ class SyncToken:
 
 _runs_mutex = _thread.allocate_lock()
 _active_runs = 0
+#: Threads that outlived their run: virtual minus real time when it dissolved.
+_offsets: dict[ThreadState, float] = {}
 
 
 def _virtual_now() -> float | None:
-    """The calling thread's virtual time, or ``None`` outside any run."""
+    """The calling thread's virtual time, or ``None`` outside any run.
+
+    A thread that outlived its run keeps the run's clock, now running at
+    the real rate: the deadlines it set in virtual time stay as far away.
+    """
     st = local.state
-    m = st.sync if st is not None else None
-    return None if m is None else cast(Member, m).run.now
+    if st is None:
+        return None
+    m = st.sync
+    if m is not None:
+        return cast(Member, m).run.now
+    off = _offsets.get(st)
+    return None if off is None else time.monotonic() + off
 
 
 def _switch_before_acquire() -> None:
@@ -503,6 +520,12 @@ class Run:
             self.stranded = [
                 m.state for m in self.members if m.status == PARKED and m.deadline is None
             ]
+            # The threads that go on keep the clock they set deadlines by.
+            off = self.now - time.monotonic()
+            with _runs_mutex:
+                for m in self.members:
+                    if m.hooked:
+                        _offsets[m.state] = off
             for m in list(self.members):
                 waiting = m.status in (READY, PARKED) or m.outside_parked
                 m.outside_parked = False
@@ -557,6 +580,8 @@ def first_turn(st: ThreadState) -> None:
         return
     if st.end_hooks is not None:
         st.end_hooks.append(lambda: leave(st, m))
+        with m.run.mutex:
+            m.hooked = True
     _wrap_poller(m)
     m.run._await_turn(m)
 
@@ -567,6 +592,10 @@ def leave(st: ThreadState, m: Member | None = None) -> None:
         m = _member(st)
     if m is not None:
         m.run.leave(m)
+    if st in _offsets:
+        with _runs_mutex:
+            _offsets.pop(st, None)
+            _uninstall_locked()
 
 
 class _OutsidePoller:
@@ -661,13 +690,19 @@ def _activate() -> None:
 
 def _deactivate() -> None:
     global _active_runs
-    from . import _locks
 
     with _runs_mutex:
         _active_runs -= 1
-        if not _active_runs:
+        _uninstall_locked()
+
+
+def _uninstall_locked() -> None:
+    from . import _locks
+
+    if not _active_runs:
+        _locks.sync_switch = None
+        if not _offsets:
             _state.virtual_now = None
-            _locks.sync_switch = None
 
 
 def check_seed(seed: object) -> int:
