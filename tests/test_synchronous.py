@@ -840,3 +840,32 @@ def test_a_thread_outliving_the_run_keeps_the_length_of_its_wait() -> None:
     finally:
         t.cancel()
     assert get_state().sync is None
+
+
+def test_dfs_counts_every_interleaving_of_two_threads_of_two_steps() -> None:
+    # main spawns A and B and joins them; each runs a step, a checkpoint, a
+    # step. With no preemption: B first, then A (1); or A first, and at
+    # its end B or the main thread it woke goes on (2): 3 schedules.
+    # Preempting at the checkpoints adds 4 with one preemption and 3 more
+    # with two (counted on a model of the scheduler); a third adds none.
+    logs: set[tuple[str, ...]] = set()
+
+    def prog() -> None:
+        log: list[str] = []
+
+        def w(name: str) -> None:
+            log.append(name + "1")
+            threado.checkpoint()
+            log.append(name + "2")
+
+        _spawn_and_join(lambda: w("A"), lambda: w("B"))
+        logs.add(tuple(log))
+
+    counts = []
+    for bound in range(4):
+        logs.clear()
+        res = tt.explore(prog, runs=100, strategy="dfs", max_preemptions=bound)
+        assert res.exhausted
+        counts.append((res.schedules, len(logs)))
+    # distinct step orders: 2, 4, then all C(4, 2) = 6 of them
+    assert counts == [(3, 2), (7, 4), (10, 6), (10, 6)]
