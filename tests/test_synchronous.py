@@ -869,3 +869,28 @@ def test_dfs_counts_every_interleaving_of_two_threads_of_two_steps() -> None:
         counts.append((res.schedules, len(logs)))
     # distinct step orders: 2, 4, then all C(4, 2) = 6 of them
     assert counts == [(3, 2), (7, 4), (10, 6), (10, 6)]
+
+
+def test_cancelling_the_exploring_thread_is_not_a_finding() -> None:
+    # The cancel reaches the run's main thread and fails that run; explore
+    # reported it as a bug the seed would replay.
+    import concurrent.futures
+
+    caught: list[BaseException] = []
+
+    def prog() -> None:
+        threado.wait([concurrent.futures.Future()])  # only the outside ends this
+
+    def explorer() -> None:
+        try:
+            tt.explore(prog, runs=5)
+        except BaseException as exc:
+            caught.append(exc)
+            raise
+
+    t = threado.spawn(explorer)
+    tt.wait_parked(t, timeout=SLACK)
+    t.cancel(timeout=SLACK)
+    assert len(caught) == 1
+    assert isinstance(caught[0], threado.ThreadCancelled)
+    assert not getattr(caught[0], "__notes__", None)
