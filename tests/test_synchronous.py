@@ -894,3 +894,27 @@ def test_cancelling_the_exploring_thread_is_not_a_finding() -> None:
     assert len(caught) == 1
     assert isinstance(caught[0], threado.ThreadCancelled)
     assert not getattr(caught[0], "__notes__", None)
+
+
+def test_a_wait_with_no_timeout_inside_blocking_can_deadlock() -> None:
+    # A thread inside blocking() waiting on a threado event nobody will
+    # set counted as "outside, may come back": the run hung, idle, forever.
+    caught: list[BaseException] = []
+
+    def main() -> None:
+        ev1, ev2 = threado.Event(), threado.Event()
+
+        def a() -> None:
+            try:
+                with threado.blocking():
+                    ev1.wait()
+            except threado.Deadlock as exc:
+                caught.append(exc)
+            ev2.set()
+
+        t = threado.spawn(a)
+        ev2.wait()  # a sets it once its Deadlock is raised
+        t.join()
+
+    threado.run(main, synchronous=True)
+    assert len(caught) == 1

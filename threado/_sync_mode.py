@@ -63,11 +63,14 @@ deterministically. A wait of ``threading.TIMEOUT_MAX`` or more counts as
 having no deadline.
 
 *Exact deadlock.* When nothing is ready, no member has a deadline, none
-is outside and none waits in ``threado.wait()`` for a signal or a
+is outside (other than in a threado wait with no timeout: it counts as
+parked) and none waits in ``threado.wait()`` for a signal or a
 ``concurrent.futures`` future not done yet, no member can ever run again
 (threads outside the run cannot be seen: see the docs). The member that
-parked last is made ready with its ``deadlocked`` flag; its wait raises
-:class:`~threado.Deadlock` with the §8 report.
+parked last is made ready with its ``deadlocked`` flag (or, waiting inside
+``blocking()``, has its baton released); its wait raises
+:class:`~threado.Deadlock` with the §8 report. A member parking so inside
+``blocking()`` while the run is idle triggers that test itself.
 
 *Leaving.* A spawned member leaves the run at its very end (an end hook,
 after the hooks that wake its joiners), passing the turn on. When ``main``
@@ -131,6 +134,7 @@ class Member:
         "deadline",
         "deadlocked",
         "hooked",
+        "outside_forever",
         "outside_parked",
         "parked_at",
         "pending",
@@ -158,6 +162,8 @@ class Member:
         self.hooked = False
         # Parked in a wait while OUTSIDE: its baton is its token then.
         self.outside_parked = False
+        # ... with no timeout: only a wake-up can end it.
+        self.outside_forever = False
         self.parked_at = 0
         self.prio = 0.0
         # The thread's own token, given back when it leaves the run.
@@ -338,16 +344,34 @@ class Run:
         """The turn holder gave the turn up: pass it on, or go idle."""
         self.current = None
         if not self.ready and not self._advance_locked():
-            if self.outside:
+            parked = self._stuck_locked()
+            if parked is None:
                 return  # idle until something outside readies a member
-            parked = [x for x in self.members if x.status == PARKED]
             if not parked or any(_woken_from_outside(x.state.waiting_on) for x in parked):
                 return
             victim = max(parked, key=lambda x: x.parked_at)
             victim.deadlocked = True
+            if victim.status == OUTSIDE:
+                victim.outside_parked = False  # raises in its wait, still outside
+                victim.baton.release()
+                return
             victim.status = READY
             self.ready.append(victim)
         self._dispatch_locked(decider)
+
+    def _stuck_locked(self) -> list[Member] | None:
+        """The members that only a wake-up can move on: parked with no
+        deadline, or waiting with no timeout inside ``blocking()``. ``None``
+        if a member is outside and not in such a wait: it may come back."""
+        stuck = []
+        for x in self.members:
+            if x.status == PARKED:
+                stuck.append(x)
+            elif x.status == OUTSIDE:
+                if not (x.outside_parked and x.outside_forever):
+                    return None
+                stuck.append(x)
+        return stuck
 
     def _await_turn(self, m: Member) -> None:
         try:
@@ -394,7 +418,10 @@ class Run:
             elif not blocking:
                 return False
             elif status == OUTSIDE:
-                return self._park_outside(m, timeout)
+                got = self._park_outside(m, timeout)
+                if not m.deadlocked:
+                    return got
+                m.deadlocked = False
             elif status != RUNNING or self.current is not m:
                 # A signal handler waits while its thread waits for the turn:
                 # the order cannot be kept; the run's threads go on freely.
@@ -414,17 +441,20 @@ class Run:
             if m.status != GONE:
                 self.dissolve()
             return real.acquire(blocking, timeout)
-        self._await_turn(m)
-        with self.mutex:
-            if m.status == GONE:
-                return True  # dissolved meanwhile: a spurious wake-up
-            if m.deadlocked:
-                m.deadlocked = False
-                dead = True
-            else:
-                dead = False
-                got = m.pending
-                m.pending = False
+        if status == OUTSIDE:
+            dead = True  # deadlocked in a wait inside blocking()
+        else:
+            self._await_turn(m)
+            with self.mutex:
+                if m.status == GONE:
+                    return True  # dissolved meanwhile: a spurious wake-up
+                if m.deadlocked:
+                    m.deadlocked = False
+                    dead = True
+                else:
+                    dead = False
+                    got = m.pending
+                    m.pending = False
         if dead:
             exc = self._report(m)
             try:
@@ -439,6 +469,11 @@ class Run:
         Called with the mutex held (re-entrant, so released around the block).
         """
         m.outside_parked = True
+        m.outside_forever = not 0 <= timeout < TIMEOUT_MAX
+        self._parks += 1
+        m.parked_at = self._parks
+        if m.outside_forever and self.current is None:
+            self._next_locked(None)  # the run is idle: can anyone still run?
         self.mutex.release()
         # The baton is held (its turn's), so acquiring it waits for a waker
         # (or dissolve()) to release it; acquired, it is held again after.
@@ -459,7 +494,7 @@ class Run:
         from ._deadlock import sync_report
 
         with self.mutex:
-            others = [x.state for x in self.members if x is not m and x.status == PARKED]
+            others = [x.state for x in self._stuck_locked() or [] if x is not m]
         exc = sync_report(m.state, others, sys._getframe(2))
         if self.deadlock is None:
             self.deadlock = exc
