@@ -1070,7 +1070,7 @@ def test_two_members_cancel_remaining_at_once(monkeypatch: pytest.MonkeyPatch) -
         finally:
             if not (m1.done() and m2.done()):  # unstick them, for the test's sake
                 with g._mutex:
-                    g._running.discard(m1)
+                    g._running.pop(m1, None)
                     g._idle.handoff_all_locked(True)
         assert ended, "both members hang in cancel_remaining()"
 

@@ -750,3 +750,171 @@ def test_a_signal_handler_waiting_while_its_thread_waits_for_the_turn() -> None:
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert "main ended [False]" in proc.stdout
+
+
+# -- review: found by attacking the mode ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_threado_wait_inside_blocking_is_woken_by_a_member(seed: int | None) -> None:
+    # The wait of a thread inside blocking() parks on its baton; the wake-up
+    # must not leave it waiting for its own baton a second time.
+    def main() -> list[str]:
+        log: list[str] = []
+        ev = threado.Event()
+
+        def waiter() -> None:
+            with threado.blocking():
+                log.append(f"woken {ev.wait(timeout=SLACK)}")
+            log.append("back in turn")
+
+        t = threado.spawn(waiter)
+        tt.wait_parked(t, timeout=SLACK)
+        ev.set()
+        t.join()
+        return log
+
+    assert threado.run(main, synchronous=True, seed=seed) == ["woken True", "back in turn"]
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_group_cancels_its_threads_in_spawn_order(seed: int | None) -> None:
+    # The group's running threads were a set: the cancel (so the wake-up)
+    # order followed the handles' addresses, and a seed did not reproduce.
+    def main() -> list[int]:
+        woke: list[int] = []
+        ev = threado.Event()
+
+        def waits(i: int) -> None:
+            try:
+                ev.wait()
+            except threado.ThreadCancelled:
+                woke.append(i)
+                raise
+
+        with threado.ignore_after(1), threado.ThreadGroup() as g:
+            for i in range(8):
+                g.spawn(waits, i)
+        return woke
+
+    first = threado.run(main, synchronous=True, seed=seed)
+    if seed is None:
+        assert first == list(range(8))
+    for _ in range(5):
+        junk = [object() for _ in range(50)]  # other addresses for the handles
+        assert threado.run(main, synchronous=True, seed=seed) == first
+        del junk
+
+
+def test_a_done_future_no_longer_hides_a_deadlock() -> None:
+    # wait(ALL_COMPLETED) on a future and an event nobody sets: once the
+    # future is done, nothing outside can wake the thread. It was treated
+    # as waiting for the future forever: a hang instead of a Deadlock.
+    import concurrent.futures
+
+    def main() -> None:
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        plain = threading.Timer(0.01, fut.set_result, (5,))
+        plain.start()
+        try:
+            threado.wait([fut, threado.Event()], return_when=threado.ALL_COMPLETED)
+        finally:
+            plain.join()
+
+    with pytest.raises(threado.Deadlock):
+        threado.run(main, synchronous=True)
+
+
+def test_a_thread_outliving_the_run_keeps_the_length_of_its_wait() -> None:
+    # Its wait's deadline is on the run's virtual clock, an hour ahead of
+    # the real one: read against the real clock, its 0.2 s sleep lasted an hour.
+    def main() -> threado.Thread[None]:
+        threado.sleep(3600)
+        t = threado.spawn(threado.sleep, 0.2)
+        tt.wait_parked(t)
+        return t
+
+    t = threado.run(main, synchronous=True)
+    try:
+        t.join(timeout=SLACK)
+    finally:
+        t.cancel()
+    assert get_state().sync is None
+
+
+def test_dfs_counts_every_interleaving_of_two_threads_of_two_steps() -> None:
+    # main spawns A and B and joins them; each runs a step, a checkpoint, a
+    # step. With no preemption: B first, then A (1); or A first, and at
+    # its end B or the main thread it woke goes on (2): 3 schedules.
+    # Preempting at the checkpoints adds 4 with one preemption and 3 more
+    # with two (counted on a model of the scheduler); a third adds none.
+    logs: set[tuple[str, ...]] = set()
+
+    def prog() -> None:
+        log: list[str] = []
+
+        def w(name: str) -> None:
+            log.append(name + "1")
+            threado.checkpoint()
+            log.append(name + "2")
+
+        _spawn_and_join(lambda: w("A"), lambda: w("B"))
+        logs.add(tuple(log))
+
+    counts = []
+    for bound in range(4):
+        logs.clear()
+        res = tt.explore(prog, runs=100, strategy="dfs", max_preemptions=bound)
+        assert res.exhausted
+        counts.append((res.schedules, len(logs)))
+    # distinct step orders: 2, 4, then all C(4, 2) = 6 of them
+    assert counts == [(3, 2), (7, 4), (10, 6), (10, 6)]
+
+
+def test_cancelling_the_exploring_thread_is_not_a_finding() -> None:
+    # The cancel reaches the run's main thread and fails that run; explore
+    # reported it as a bug the seed would replay.
+    import concurrent.futures
+
+    caught: list[BaseException] = []
+
+    def prog() -> None:
+        threado.wait([concurrent.futures.Future()])  # only the outside ends this
+
+    def explorer() -> None:
+        try:
+            tt.explore(prog, runs=5)
+        except BaseException as exc:
+            caught.append(exc)
+            raise
+
+    t = threado.spawn(explorer)
+    tt.wait_parked(t, timeout=SLACK)
+    t.cancel(timeout=SLACK)
+    assert len(caught) == 1
+    assert isinstance(caught[0], threado.ThreadCancelled)
+    assert not getattr(caught[0], "__notes__", None)
+
+
+def test_a_wait_with_no_timeout_inside_blocking_can_deadlock() -> None:
+    # A thread inside blocking() waiting on a threado event nobody will
+    # set counted as "outside, may come back": the run hung, idle, forever.
+    caught: list[BaseException] = []
+
+    def main() -> None:
+        ev1, ev2 = threado.Event(), threado.Event()
+
+        def a() -> None:
+            try:
+                with threado.blocking():
+                    ev1.wait()
+            except threado.Deadlock as exc:
+                caught.append(exc)
+            ev2.set()
+
+        t = threado.spawn(a)
+        ev2.wait()  # a sets it once its Deadlock is raised
+        t.join()
+
+    threado.run(main, synchronous=True)
+    assert len(caught) == 1

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
+import threading
+import time
+from collections.abc import Callable
+from typing import cast
 
 import pytest
 
@@ -87,7 +92,6 @@ def test_explore_over_many_seeds_finds_no_false_failure() -> None:
 @pytest.mark.slow
 def test_outside_waits_and_plain_threads_mixed_in() -> None:
     """Threads waiting inside blocking() for plain threads, others taking turns."""
-    import threading
 
     def program(seed: int) -> int:
         rng = random.Random(seed)
@@ -125,3 +129,131 @@ def test_outside_waits_and_plain_threads_mixed_in() -> None:
 
     for seed in range(20):
         assert threado.run(program, seed, synchronous=True, seed=seed) == 4 * 3 + 2 * 5
+
+
+class _Turn:
+    """Who runs: entered after each blocking point, left before the next."""
+
+    def __init__(self) -> None:
+        self.cur: str | None = None
+        self.errors: list[str] = []
+
+    def enter(self, name: str) -> None:
+        if self.cur is not None:
+            self.errors.append(f"{name} resumed while {self.cur} runs")
+        self.cur = name
+
+    def leave(self, name: str) -> None:
+        if self.cur != name:
+            self.errors.append(f"{name} gave up a turn held by {self.cur}")
+        self.cur = None
+
+    def check(self, name: str) -> None:
+        time.sleep(0)  # let the OS run any other thread that could run now
+        if self.cur != name:
+            self.errors.append(f"{name} runs while {self.cur} does")
+
+
+def _turns(seed: int) -> tuple[list[object], list[str]]:
+    """Threads doing random blocking operations, cancelled at random, a
+    group timeout over them; every stretch between two blocking points is
+    checked to run alone. Returns the trace and the overlaps seen."""
+    turn = _Turn()
+    trace: list[object] = []
+    t0 = 0.0  # the virtual time main starts at
+    lock = threado.Lock()
+    cond = threado.Condition(threado.Lock())
+    q: threado.Queue[int] = threado.Queue(maxsize=1)
+    sem = threado.BoundedSemaphore(2)
+    ev = threado.Event()
+    bar = threado.Barrier(2, timeout=3)
+
+    def blocks(name: str, fn: Callable[..., object], *args: object, **kw: object) -> object:
+        turn.leave(name)
+        try:
+            return fn(*args, **kw)
+        finally:
+            turn.enter(name)
+
+    def worker(i: int) -> None:
+        name = f"t{i}"
+        turn.enter(name)
+        rng = random.Random(seed * 100 + i)
+        try:
+            for s in range(10):
+                op = rng.randrange(10)
+                trace.append((name, s, op, threado.clock() - t0))
+                turn.check(name)
+                if op == 0:
+                    blocks(name, lock.acquire)
+                    turn.check(name)
+                    blocks(name, threado.checkpoint)
+                    lock.release()
+                elif op == 1:
+                    blocks(name, cond.acquire)
+                    try:
+                        if rng.random() < 0.5:
+                            trace.append(blocks(name, cond.wait, rng.choice([0.01, 1])))
+                        else:
+                            cond.notify()
+                    finally:
+                        cond.release()
+                elif op == 2:
+                    with contextlib.suppress(queue.Full):
+                        blocks(name, q.put, s, timeout=rng.choice([0.1, 1]))
+                elif op == 3:
+                    with contextlib.suppress(queue.Empty):
+                        trace.append(blocks(name, q.get, timeout=rng.choice([0.1, 1])))
+                elif op == 4:
+                    if blocks(name, sem.acquire, timeout=0.3):
+                        blocks(name, threado.sleep, rng.choice([0, 0.2]))
+                        sem.release()
+                elif op == 5:
+                    trace.append(blocks(name, ev.wait, rng.choice([0.05, 0.5])))
+                    ev.set() if rng.random() < 0.3 else ev.clear()
+                elif op == 6:
+                    try:
+                        trace.append(blocks(name, bar.wait))
+                    except threading.BrokenBarrierError:
+                        bar.reset()
+                elif op == 7:
+                    got = blocks(name, threado.wait, [ev, q, threado.after(0.1)], timeout=0.2)
+                    trace.append(len(cast("list[object]", got)))
+                elif op == 8:
+                    with threado.ignore_after(rng.choice([0.01, 0.2])):
+                        blocks(name, threado.sleep, rng.choice([0.005, 0.3, 30]))
+                else:
+                    t = threado.spawn(lambda: None)
+                    blocks(name, t.join)
+        except threado.ThreadCancelled:
+            trace.append((name, "cancelled"))
+        finally:
+            turn.leave(name)
+
+    def main() -> None:
+        nonlocal t0
+        t0 = threado.clock()  # virtual
+        rng = random.Random(seed)
+        turn.enter("main")
+        with threado.ignore_after(rng.choice([3, 1000])), threado.ThreadGroup() as g:
+            ts = [g.spawn(worker, i) for i in range(4)]
+            for _ in range(rng.randrange(4)):
+                blocks("main", threado.sleep, rng.choice([0, 0.1]))
+                if rng.random() < 0.4:
+                    rng.choice(ts).cancel(blocking=False)
+            turn.leave("main")  # the group's exit waits
+        turn.enter("main")
+        trace.append(("end", threado.clock() - t0))
+        turn.leave("main")
+
+    threado.run(main, synchronous=True, seed=seed)
+    return trace, turn.errors
+
+
+@pytest.mark.slow
+def test_one_thread_at_a_time_and_the_same_trace_for_a_seed() -> None:
+    for seed in range(25):
+        first, errors = _turns(seed)
+        again, errors2 = _turns(seed)
+        assert errors == errors2 == [], seed
+        assert first == again, seed

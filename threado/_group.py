@@ -124,7 +124,9 @@ class ThreadGroup:
         # thread of the group runs any more (not at every end).
         self._idle = WaitQueue(self._mutex)
         self._threads: list[Thread[Any]] = []
-        self._running: set[Thread[Any]] = set()
+        # A dict used as an ordered set: cancelling goes in spawn order, so a
+        # synchronous run's wake-ups do not depend on hashes (addresses).
+        self._running: dict[Thread[Any], None] = {}
         # Members waiting in join()/cancel_remaining() (a subset of _running).
         self._joining: set[Thread[Any]] = set()
         self._finished: deque[Thread[Any]] = deque()
@@ -187,7 +189,7 @@ class ThreadGroup:
         """Undo :meth:`_adopt` for a thread that could not start."""
         with self._mutex:
             self._threads.remove(t)
-            self._running.discard(t)
+            self._running.pop(t, None)
             self._wake_idle_locked()
         if self._slots is not None:
             self._slots.release()
@@ -237,7 +239,7 @@ class ThreadGroup:
             else:
                 closed = False
                 self._threads.append(t)
-                self._running.add(t)
+                self._running[t] = None
                 cancelling = self._cancelling
         if closed:
             # Closed between the check and now: the thread may not join.
@@ -253,7 +255,7 @@ class ThreadGroup:
         """Called (in the ending thread, or at once) when ``t`` has ended."""
         decided = False
         with self._mutex:
-            self._running.discard(t)
+            self._running.pop(t, None)
             self._finished.append(t)
             if not self._cancelling and self.completed is None:
                 wait = self._wait

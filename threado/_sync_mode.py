@@ -17,8 +17,10 @@ the wait path is needed: acquiring it *parks* the member in the run (it
 gives the turn to the next member and waits for its turn to come back), and
 releasing it makes a parked member *ready*. Outside runs tokens are plain
 ``_thread`` locks, untouched: the cost outside a run is nil on the wait
-path, one global test in :func:`~threado._state.clock`, one in lock
-acquisition and one thread-state test in ``checkpoint()``.
+path, one global test in lock acquisition and one thread-state test in
+``checkpoint()``; :func:`~threado._state.clock` tests a global too, but it
+is a Python function now rather than ``time.monotonic`` itself (about
+20 ns more per call, on 3.13).
 
 *The turn.* Each member has a ``baton``, a ``_thread`` lock held while it is
 not its turn; whoever passes the turn releases the baton of the chosen
@@ -61,18 +63,24 @@ deterministically. A wait of ``threading.TIMEOUT_MAX`` or more counts as
 having no deadline.
 
 *Exact deadlock.* When nothing is ready, no member has a deadline, none
-is outside and none waits in ``threado.wait()`` for a signal or a
-``concurrent.futures`` future, no member can ever run again (threads outside the run cannot be
-seen: see the docs). The member that parked last is made ready with its
-``deadlocked`` flag; its wait raises :class:`~threado.Deadlock` with the
-§8 report.
+is outside (other than in a threado wait with no timeout: it counts as
+parked) and none waits in ``threado.wait()`` for a signal or a
+``concurrent.futures`` future not done yet, no member can ever run again
+(threads outside the run cannot be seen: see the docs). The member that
+parked last is made ready with its ``deadlocked`` flag (or, waiting inside
+``blocking()``, has its baton released); its wait raises
+:class:`~threado.Deadlock` with the §8 report. A member parking so inside
+``blocking()`` while the run is idle triggers that test itself.
 
 *Leaving.* A spawned member leaves the run at its very end (an end hook,
 after the hooks that wake its joiners), passing the turn on. When ``main``
 returns the run *dissolves*: remaining members get their own tokens back
-and run freely, in real time. An asynchronous exception (``KeyboardInterrupt``)
-while a thread waits for its turn dissolves the run too, and so does a
-signal handler that makes a threado wait then: the order cannot be kept.
+and run freely, in real time: their clock keeps the run's virtual time but
+runs at the real rate from then on (an offset, until they end), so the
+deadlines they set stay as far away as they were. An asynchronous
+exception (``KeyboardInterrupt``) while a thread waits for its turn
+dissolves the run too, and so does a signal handler that makes a threado
+wait then: the order cannot be kept.
 """
 
 from __future__ import annotations
@@ -125,6 +133,8 @@ class Member:
         "baton",
         "deadline",
         "deadlocked",
+        "hooked",
+        "outside_forever",
         "outside_parked",
         "parked_at",
         "pending",
@@ -148,8 +158,12 @@ class Member:
         self.pending = False
         self.deadline: float | None = None
         self.deadlocked = False
+        # Its thread's end hook will call leave() (see first_turn).
+        self.hooked = False
         # Parked in a wait while OUTSIDE: its baton is its token then.
         self.outside_parked = False
+        # ... with no timeout: only a wake-up can end it.
+        self.outside_forever = False
         self.parked_at = 0
         self.prio = 0.0
         # The thread's own token, given back when it leaves the run.
@@ -180,13 +194,24 @@ class SyncToken:
 
 _runs_mutex = _thread.allocate_lock()
 _active_runs = 0
+#: Threads that outlived their run: virtual minus real time when it dissolved.
+_offsets: dict[ThreadState, float] = {}
 
 
 def _virtual_now() -> float | None:
-    """The calling thread's virtual time, or ``None`` outside any run."""
+    """The calling thread's virtual time, or ``None`` outside any run.
+
+    A thread that outlived its run keeps the run's clock, now running at
+    the real rate: the deadlines it set in virtual time stay as far away.
+    """
     st = local.state
-    m = st.sync if st is not None else None
-    return None if m is None else cast(Member, m).run.now
+    if st is None:
+        return None
+    m = st.sync
+    if m is not None:
+        return cast(Member, m).run.now
+    off = _offsets.get(st)
+    return None if off is None else time.monotonic() + off
 
 
 def _switch_before_acquire() -> None:
@@ -197,17 +222,37 @@ def _switch_before_acquire() -> None:
 
 def _woken_from_outside(what: object) -> bool:
     """Whether a ``threado.wait()`` waits for what only the outside can bring:
-    a signal, or a ``concurrent.futures`` future (its executor's threads are
-    not in the run)."""
+    a signal, or a ``concurrent.futures`` future not done yet (its executor's
+    threads are not in the run)."""
     items = getattr(what, "items", None)
     if type(what).__name__ != "_Waiting" or not isinstance(items, list):
         return False
     from ._conditions import signalled
 
     return any(
-        isinstance(x, signalled) or type(x).__module__.startswith("concurrent.futures")
+        isinstance(x, signalled)
+        or (type(x).__module__.startswith("concurrent.futures") and _future_may_wake(x))
         for x in items
     )
+
+
+def _future_may_wake(f: Any) -> bool:
+    """Whether future ``f`` may still wake its waiters (called under a run's mutex).
+
+    A future notifies its waiters under its ``_condition``, right after it
+    becomes done; their wake-up takes the run's mutex. So the condition is
+    only tried: busy, the future may be completing, its wake-up on the way;
+    free, a done future has woken its waiters already (a waiter still parked
+    has consumed that wake-up and waits for something else: an
+    ``ALL_COMPLETED`` wait).
+    """
+    cond = getattr(f, "_condition", None)
+    if cond is None or not cond.acquire(False):
+        return True
+    try:
+        return getattr(f, "_state", None) not in ("FINISHED", "CANCELLED_AND_NOTIFIED")
+    finally:
+        cond.release()
 
 
 class Run:
@@ -299,16 +344,34 @@ class Run:
         """The turn holder gave the turn up: pass it on, or go idle."""
         self.current = None
         if not self.ready and not self._advance_locked():
-            if self.outside:
+            parked = self._stuck_locked()
+            if parked is None:
                 return  # idle until something outside readies a member
-            parked = [x for x in self.members if x.status == PARKED]
             if not parked or any(_woken_from_outside(x.state.waiting_on) for x in parked):
                 return
             victim = max(parked, key=lambda x: x.parked_at)
             victim.deadlocked = True
+            if victim.status == OUTSIDE:
+                victim.outside_parked = False  # raises in its wait, still outside
+                victim.baton.release()
+                return
             victim.status = READY
             self.ready.append(victim)
         self._dispatch_locked(decider)
+
+    def _stuck_locked(self) -> list[Member] | None:
+        """The members that only a wake-up can move on: parked with no
+        deadline, or waiting with no timeout inside ``blocking()``. ``None``
+        if a member is outside and not in such a wait: it may come back."""
+        stuck = []
+        for x in self.members:
+            if x.status == PARKED:
+                stuck.append(x)
+            elif x.status == OUTSIDE:
+                if not (x.outside_parked and x.outside_forever):
+                    return None
+                stuck.append(x)
+        return stuck
 
     def _await_turn(self, m: Member) -> None:
         try:
@@ -355,7 +418,10 @@ class Run:
             elif not blocking:
                 return False
             elif status == OUTSIDE:
-                return self._park_outside(m, timeout)
+                got = self._park_outside(m, timeout)
+                if not m.deadlocked:
+                    return got
+                m.deadlocked = False
             elif status != RUNNING or self.current is not m:
                 # A signal handler waits while its thread waits for the turn:
                 # the order cannot be kept; the run's threads go on freely.
@@ -375,17 +441,20 @@ class Run:
             if m.status != GONE:
                 self.dissolve()
             return real.acquire(blocking, timeout)
-        self._await_turn(m)
-        with self.mutex:
-            if m.status == GONE:
-                return True  # dissolved meanwhile: a spurious wake-up
-            if m.deadlocked:
-                m.deadlocked = False
-                dead = True
-            else:
-                dead = False
-                got = m.pending
-                m.pending = False
+        if status == OUTSIDE:
+            dead = True  # deadlocked in a wait inside blocking()
+        else:
+            self._await_turn(m)
+            with self.mutex:
+                if m.status == GONE:
+                    return True  # dissolved meanwhile: a spurious wake-up
+                if m.deadlocked:
+                    m.deadlocked = False
+                    dead = True
+                else:
+                    dead = False
+                    got = m.pending
+                    m.pending = False
         if dead:
             exc = self._report(m)
             try:
@@ -400,15 +469,23 @@ class Run:
         Called with the mutex held (re-entrant, so released around the block).
         """
         m.outside_parked = True
+        m.outside_forever = not 0 <= timeout < TIMEOUT_MAX
+        self._parks += 1
+        m.parked_at = self._parks
+        if m.outside_forever and self.current is None:
+            self._next_locked(None)  # the run is idle: can anyone still run?
         self.mutex.release()
+        # The baton is held (its turn's), so acquiring it waits for a waker
+        # (or dissolve()) to release it; acquired, it is held again after.
+        woken = False
         try:
-            m.baton.acquire(True, timeout if 0 <= timeout < TIMEOUT_MAX else -1)
+            woken = m.baton.acquire(True, timeout if 0 <= timeout < TIMEOUT_MAX else -1)
         finally:
             self.mutex.acquire()
             if m.outside_parked:
                 m.outside_parked = False  # nobody released the baton
-            else:
-                m.baton.acquire()  # the waker released it: take it back
+            elif not woken:
+                m.baton.acquire()  # released after the wait gave up: take it back
             got = m.pending
             m.pending = False
         return got
@@ -417,7 +494,7 @@ class Run:
         from ._deadlock import sync_report
 
         with self.mutex:
-            others = [x.state for x in self.members if x is not m and x.status == PARKED]
+            others = [x.state for x in self._stuck_locked() or [] if x is not m]
         exc = sync_report(m.state, others, sys._getframe(2))
         if self.deadlock is None:
             self.deadlock = exc
@@ -480,6 +557,12 @@ class Run:
             self.stranded = [
                 m.state for m in self.members if m.status == PARKED and m.deadline is None
             ]
+            # The threads that go on keep the clock they set deadlines by.
+            off = self.now - time.monotonic()
+            with _runs_mutex:
+                for m in self.members:
+                    if m.hooked:
+                        _offsets[m.state] = off
             for m in list(self.members):
                 waiting = m.status in (READY, PARKED) or m.outside_parked
                 m.outside_parked = False
@@ -534,6 +617,8 @@ def first_turn(st: ThreadState) -> None:
         return
     if st.end_hooks is not None:
         st.end_hooks.append(lambda: leave(st, m))
+        with m.run.mutex:
+            m.hooked = True
     _wrap_poller(m)
     m.run._await_turn(m)
 
@@ -544,6 +629,10 @@ def leave(st: ThreadState, m: Member | None = None) -> None:
         m = _member(st)
     if m is not None:
         m.run.leave(m)
+    if st in _offsets:
+        with _runs_mutex:
+            _offsets.pop(st, None)
+            _uninstall_locked()
 
 
 class _OutsidePoller:
@@ -638,13 +727,19 @@ def _activate() -> None:
 
 def _deactivate() -> None:
     global _active_runs
-    from . import _locks
 
     with _runs_mutex:
         _active_runs -= 1
-        if not _active_runs:
+        _uninstall_locked()
+
+
+def _uninstall_locked() -> None:
+    from . import _locks
+
+    if not _active_runs:
+        _locks.sync_switch = None
+        if not _offsets:
             _state.virtual_now = None
-            _locks.sync_switch = None
 
 
 def check_seed(seed: object) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, NoReturn, TypeVar, cast
 
+from ._errors import ThreadCancelled
 from ._parking import add_watcher, block, remove_watcher
 from ._state import clock, get_state
 from ._sync_mode import (
@@ -126,8 +127,12 @@ def _failure(run: Run, exc: BaseException | None) -> BaseException | None:
             h = handle_of(st)
             if h is not None:
                 h.cancel(blocking=False)
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        raise exc  # the user stops the exploration: not a finding
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)) or (
+        isinstance(exc, ThreadCancelled) and get_state().cancel is not None
+    ):
+        # The user stops the exploration (the exploring thread itself was
+        # cancelled, from outside the run or not): not a finding.
+        raise exc
     if run.deadlock is not None:
         return run.deadlock
     return exc
@@ -176,6 +181,8 @@ def explore(
         BaseException: the first failure, the very exception (its type
             kept), with a note naming the seed or the schedule that
             :func:`replay` reproduces it with.
+        KeyboardInterrupt, SystemExit, ThreadCancelled: the exploration was
+            stopped (the calling thread was cancelled): not a finding, no note.
         TypeError, ValueError: bad arguments.
     """
     _check_func(func)
