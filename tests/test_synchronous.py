@@ -656,6 +656,31 @@ def test_explore_cancels_the_threads_a_deadlock_of_main_strands() -> None:
     assert stranded[0].cancelled
 
 
+def test_run_cancels_the_threads_a_deadlock_of_main_strands() -> None:
+    # As explore does: a plain run that ends in a Deadlock leaves no thread
+    # parked for ever (the program would hang at exit), and their cleanup runs.
+    stranded: list[threado.Thread[bool]] = []
+    cleaned: list[str] = []
+
+    def parked() -> bool:
+        try:
+            return threado.Event().wait()
+        finally:
+            cleaned.append("cleaned")
+
+    def main_blocks_last() -> None:
+        t = threado.spawn(parked)  # parks first, forever
+        stranded.append(t)
+        threado.sleep(0)
+        t.join()  # main blocks last: main raises the Deadlock
+
+    with pytest.raises(threado.Deadlock):
+        threado.run(main_blocks_last, synchronous=True)
+    assert stranded[0].wait(timeout=SLACK)
+    assert stranded[0].cancelled
+    assert cleaned == ["cleaned"]
+
+
 @pytest.mark.parametrize("seed", [None, 0, 5])
 def test_wait_barrier_semaphore_rlock_and_blocking_cancel_inside(seed: int | None) -> None:
     def main() -> list[object]:

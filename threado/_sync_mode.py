@@ -92,7 +92,7 @@ import time
 from types import TracebackType
 
 from . import _state
-from ._errors import Deadlock
+from ._errors import CancelReason, Deadlock
 from ._schedule import FIFOStrategy, PCTStrategy, PrefixStrategy, RandomStrategy, Strategy
 from ._state import TIMEOUT_MAX, ThreadState, local
 from ._typing import TYPE_CHECKING, cast
@@ -756,7 +756,11 @@ def check_seed(seed: object) -> int:
 def run_main(func: Callable[..., Any], args: tuple[Any, ...], seed: int | None) -> Any:
     """``threado.run(func, *args, synchronous=True, seed=seed)``."""
     strategy = FIFOStrategy() if seed is None else RandomStrategy(check_seed(seed))
-    _run, result, exc = execute(func, args, strategy)
+    run, result, exc = execute(func, args, strategy)
+    for st in run.stranded if run.deadlock is not None else ():
+        # Parked for good by the deadlock: only the run could wake them, and it is
+        # over. Cancelled, they run their cleanup and end (no hang at exit).
+        st.request_cancel(CancelReason.EXPLICIT, None, "stranded by its run's deadlock")
     if exc is not None:
         try:
             raise exc
