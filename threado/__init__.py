@@ -10,7 +10,8 @@ The I/O layer (``threado.socket``, ``select``, ``ssl``, ``subprocess``, and
 it loads the standard library's ``socket``, ``ssl``, ``subprocess`` and
 ``selectors``, which a program that does no I/O through threado should not
 pay for at start-up. So are the patching functions (``patch``, ``unpatch``,
-``is_patched``, ``get_original``, ``more_magic``), and ``typing`` is imported
+``is_patched``, ``get_original``, ``more_magic``), ``wait()`` with its
+conditions, ``interruptible``, the executors and ``run_in``, and ``typing`` is imported
 for type checkers only (see ``_typing``): ``import threado`` loads threading,
 queue and threado's core, nothing more.
 """
@@ -18,11 +19,6 @@ queue and threado's core, nothing more.
 from . import _lifecycle as _lifecycle  # registers the exit hook (Ctrl-C at exit)
 from . import _typing
 from ._condition import Condition as Condition
-from ._conditions import after as after
-from ._conditions import exited as exited
-from ._conditions import readable as readable
-from ._conditions import signalled as signalled
-from ._conditions import writable as writable
 from ._deadlock import deadlock_detection as deadlock_detection
 from ._errors import CancelReason as CancelReason
 from ._errors import Deadlock as Deadlock
@@ -32,7 +28,6 @@ from ._errors import ThreadTimeout as ThreadTimeout
 from ._events import Barrier as Barrier
 from ._events import Event as Event
 from ._group import ThreadGroup as ThreadGroup
-from ._interrupt import interruptible as interruptible
 from ._introspect import dump as dump
 from ._introspect import threads as threads
 from ._locks import Lock as Lock
@@ -61,10 +56,6 @@ from ._threads import Thread as Thread
 from ._threads import current_thread as current_thread
 from ._threads import run as run
 from ._threads import spawn as spawn
-from ._wait import ALL_COMPLETED as ALL_COMPLETED
-from ._wait import FIRST_COMPLETED as FIRST_COMPLETED
-from ._wait import as_completed as as_completed
-from ._wait import wait as wait
 
 if _typing.TYPE_CHECKING:
     from . import select as select
@@ -73,9 +64,15 @@ if _typing.TYPE_CHECKING:
     from . import subprocess as subprocess
     from . import testing as testing
     from ._asyncio import to_thread as to_thread
+    from ._conditions import after as after
+    from ._conditions import exited as exited
+    from ._conditions import readable as readable
+    from ._conditions import signalled as signalled
+    from ._conditions import writable as writable
     from ._executor import ThreadPoolExecutor as ThreadPoolExecutor
     from ._fdwait import wait_readable as wait_readable
     from ._fdwait import wait_writable as wait_writable
+    from ._interrupt import interruptible as interruptible
     from ._patch import get_original as get_original
     from ._patch import is_patched as is_patched
     from ._patch import more_magic as more_magic
@@ -84,6 +81,10 @@ if _typing.TYPE_CHECKING:
     from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
     from ._process_pool import WorkerDied as WorkerDied
     from ._run_in import run_in as run_in
+    from ._wait import ALL_COMPLETED as ALL_COMPLETED
+    from ._wait import FIRST_COMPLETED as FIRST_COMPLETED
+    from ._wait import as_completed as as_completed
+    from ._wait import wait as wait
 
 __version__ = "0.1.0"
 
@@ -93,6 +94,11 @@ _LAZY_SUBMODULES = frozenset({"select", "socket", "ssl", "subprocess", "testing"
 _LAZY_NAMES = {
     "wait_readable": "._fdwait",
     "wait_writable": "._fdwait",
+    # Interruptible regions load their machinery (sys.monitoring, ctypes) on first use.
+    "interruptible": "._interrupt",
+    # wait() and its conditions (readable, exited, signalled, ...) on first use.
+    **dict.fromkeys(("after", "exited", "readable", "signalled", "writable"), "._conditions"),
+    **dict.fromkeys(("ALL_COMPLETED", "FIRST_COMPLETED", "as_completed", "wait"), "._wait"),
     **dict.fromkeys(("get_original", "is_patched", "more_magic", "patch", "unpatch"), "._patch"),
     # Beyond one process: multiprocessing loads on first use.
     "ProcessPoolExecutor": "._process_pool",

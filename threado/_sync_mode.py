@@ -93,7 +93,6 @@ from types import TracebackType
 
 from . import _state
 from ._errors import CancelReason, Deadlock
-from ._schedule import FIFOStrategy, PCTStrategy, PrefixStrategy, RandomStrategy, Strategy
 from ._state import TIMEOUT_MAX, ThreadState, local
 from ._typing import TYPE_CHECKING, cast
 
@@ -102,13 +101,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Final
 
+    from ._schedule import Strategy
+
 __all__ = [
-    "FIFOStrategy",
-    "PCTStrategy",
-    "PrefixStrategy",
-    "RandomStrategy",
     "Run",
-    "Strategy",
     "blocking",
     "check_seed",
     "execute",
@@ -755,6 +751,8 @@ def check_seed(seed: object) -> int:
 
 def run_main(func: Callable[..., Any], args: tuple[Any, ...], seed: int | None) -> Any:
     """``threado.run(func, *args, synchronous=True, seed=seed)``."""
+    from ._schedule import FIFOStrategy, RandomStrategy  # here: not a cost of ``import threado``
+
     strategy = FIFOStrategy() if seed is None else RandomStrategy(check_seed(seed))
     run, result, exc = execute(func, args, strategy)
     for st in run.stranded if run.deadlock is not None else ():
