@@ -27,7 +27,7 @@ EXPECTED: dict[str, list[str]] = {
         "main: ignore_after block left, expired=True",
         "main: a block that finished in time has expired=False",
     ],
-    "interruptible.py": [
+    "cpu_timeout.py": [
         "timeout: expired=True after 0.",
         "cancel: ended=True, cancelled=True, locked=False",
         "group: answer=168, slow one cancelled=True",
@@ -89,7 +89,7 @@ EXPECTED: dict[str, list[str]] = {
         "main: never started: ['job-8', 'job-9']",
         "main: still running: []",
     ],
-    "explore_race.py": [
+    "find_the_race.py": [
         "explore: money appeared or vanished: ",
         "  note: explore: failed with seed=",
         "replay 1 with seed=",

@@ -54,7 +54,7 @@ def main() -> None:
         fast = g.spawn(crunch, 1000)
     print(f"group: answer={fast.result}, slow one cancelled={slow.cancelled}")
 
-    print("interruptible finished")
+    print("cpu_timeout finished")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ that very interleaving again, as often as you like. With a lock around the
 whole transfer, ``explore(strategy="dfs")`` checks every interleaving within
 two preemptions and reports that it exhausted them.
 
-Run it with ``python examples/explore_race.py``.
+Run it with ``python examples/find_the_race.py``.
 """
 
 import re
@@ -81,7 +81,7 @@ def main() -> None:
         f"with the lock, every schedule passed: exhausted={result.exhausted} "
         f"after {result.schedules} schedules"
     )
-    print("explore_race finished")
+    print("find_the_race finished")
 
 
 if __name__ == "__main__":
