@@ -45,9 +45,10 @@ import sys
 import threading
 
 from ._errors import CancelReason
+from ._reports import _logger
 from ._scopes import shield
 from ._state import clock, lookup_state, states
-from ._threads import EXIT_GRACE, Thread, _adopted, _logger, _registry_lock, _running, handle_of
+from ._threads import EXIT_GRACE, Thread, _adopted, _registry_lock, _running, handle_of
 from ._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

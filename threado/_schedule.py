@@ -17,7 +17,25 @@ if TYPE_CHECKING:
 
     from ._sync_mode import Member
 
-__all__ = ["FIFOStrategy", "PCTStrategy", "PrefixStrategy", "RandomStrategy", "Strategy"]
+__all__ = [
+    "FIFOStrategy",
+    "PCTStrategy",
+    "PrefixStrategy",
+    "RandomStrategy",
+    "Strategy",
+    "check_seed",
+]
+
+
+def check_seed(seed: object) -> int:
+    """Validate a seed.
+
+    Raises:
+        TypeError: ``seed`` is not an integer (``bool`` is refused).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+    return seed
 
 
 class Strategy:

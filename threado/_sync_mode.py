@@ -106,7 +106,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Run",
     "blocking",
-    "check_seed",
     "execute",
     "first_turn",
     "join_spawned",
@@ -738,20 +737,13 @@ def _uninstall_locked() -> None:
             _state.virtual_now = None
 
 
-def check_seed(seed: object) -> int:
-    """Validate a seed.
-
-    Raises:
-        TypeError: ``seed`` is not an integer (``bool`` is refused).
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
-    return seed
-
-
 def run_main(func: Callable[..., Any], args: tuple[Any, ...], seed: int | None) -> Any:
     """``threado.run(func, *args, synchronous=True, seed=seed)``."""
-    from ._schedule import FIFOStrategy, RandomStrategy  # here: not a cost of ``import threado``
+    from ._schedule import (  # here: not a cost of ``import threado``
+        FIFOStrategy,
+        RandomStrategy,
+        check_seed,
+    )
 
     strategy = FIFOStrategy() if seed is None else RandomStrategy(check_seed(seed))
     run, result, exc = execute(func, args, strategy)

@@ -22,9 +22,9 @@ from typing import Any, Final, NoReturn, TypeVar, cast
 
 from ._errors import ThreadCancelled
 from ._parking import add_watcher, block, remove_watcher
-from ._schedule import PCTStrategy, PrefixStrategy, RandomStrategy, Strategy
+from ._schedule import PCTStrategy, PrefixStrategy, RandomStrategy, Strategy, check_seed
 from ._state import clock, get_state
-from ._sync_mode import Run, check_seed, execute
+from ._sync_mode import Run, execute
 from ._threads import Thread, handle_of
 
 __all__ = ["ExploreResult", "explore", "replay", "wait_parked"]
