@@ -89,9 +89,11 @@ def test_the_future_ends_cancelled_only_once_the_job_unwound(
     release = threado.Event()
     seen: list[str] = []
     thread: list[threado.Thread[Any]] = []
+    published = threado.Event()  # set once the job has published its thread
 
     def job() -> None:
         thread.append(threado.current_thread())
+        published.set()
         try:
             forever()
         finally:
@@ -102,8 +104,7 @@ def test_the_future_ends_cancelled_only_once_the_job_unwound(
 
     f = pool.submit(job)
     f.add_done_callback(lambda fut: seen.append(f"callback cancelled={fut.cancelled()}"))
-    while not thread:
-        threado.sleep(0.001)
+    published.wait()
     wait_parked(thread[0])
     assert f.cancel()
     assert in_cleanup.wait(SLACK)
@@ -126,9 +127,11 @@ def test_a_job_that_finishes_after_a_cancel_is_discarded(
     """The job swallows its cancellation and returns: cancel() said True,
     so the future ends cancelled."""
     thread: list[threado.Thread[Any]] = []
+    published = threado.Event()  # set once the job has published its thread
 
     def job() -> str:
         thread.append(threado.current_thread())
+        published.set()
         try:
             forever()
         except ThreadCancelled:
@@ -136,8 +139,7 @@ def test_a_job_that_finishes_after_a_cancel_is_discarded(
         return "finished anyway"
 
     f = pool.submit(job)
-    while not thread:
-        threado.sleep(0.001)
+    published.wait()
     wait_parked(thread[0])
     assert f.cancel()
     with pytest.raises(cf.CancelledError):
@@ -330,15 +332,16 @@ def test_interpreter_exit_cancels_running_jobs() -> None:
         from threado.testing import wait_parked
         ex = threado.ThreadPoolExecutor(max_workers=1)
         box = []
+        published = threado.Event()
         def job():
             box.append(threado.current_thread())
+            published.set()
             try:
                 threado.sleep(60)
             finally:
                 print("cleanup ran", flush=True)
         f = ex.submit(job)
-        while not box:
-            threado.sleep(0.001)
+        published.wait()
         wait_parked(box[0])
         print("main ends", flush=True)
         """,
@@ -359,16 +362,17 @@ from signals import interrupt_once, resend_until, Once
 interrupt_once()  # the first SIGINT raises KeyboardInterrupt, later ones are ignored
 handled = Once(lambda signum, frame: None)
 box = []
+published = threado.Event()
 def job():
     box.append(threado.current_thread())
+    published.set()
     try:
         threado.sleep(60)
     finally:
         sys.stdout.write("cleanup ran" + chr(10))
 main = threado.current_thread()
 def interrupter():
-    while not box:
-        threado.sleep(0.001)
+    published.wait()
     wait_parked(box[0])
     wait_parked(main)  # main is parked in shutdown's join
     # A signal can land just before the wait really starts (a CPython
