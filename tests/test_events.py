@@ -228,7 +228,7 @@ def test_barrier_cancelled_on_entry_breaks_it_for_the_others() -> None:
     t = threado.spawn(waiter)
     wait_parked(t)
     me = threado.current_thread()
-    me._state.request_cancel(threado.CancelReason.EXPLICIT, None, "test")
+    me._state.request_cancel("explicit", None, "test")
     try:
         with pytest.raises(threado.ThreadCancelled):
             b.wait()

@@ -16,6 +16,19 @@ HEAVY = ("ssl", "subprocess", "socket", "select", "selectors", "logging")
 #: And the ones threado's own code needs only for type checkers or in a rarely
 #: used call (``typing`` alone was ~10 ms, most of the import; see ``_typing``).
 TYPING = ("typing", "re", "contextlib", "sysconfig", "collections.abc")
+#: And what threado loads when first needed: the queues (queue, heapq), the
+#: deadlock detector with introspection, and the CancelReason enumeration (enum).
+ON_FIRST_USE = (
+    "enum",
+    "weakref",
+    "queue",
+    "heapq",
+    "threado._queues",
+    "threado._simplequeue",
+    "threado._deadlock",
+    "threado._introspect",
+    "threado._reasons",
+)
 
 
 def run_fresh(code: str) -> str:
@@ -36,7 +49,8 @@ def test_importing_threado_loads_no_io_module() -> None:
         import sys
         before = set(sys.modules)  # what start-up loaded (site hooks) is not ours
         import threado
-        print(sorted(name for name in {HEAVY + TYPING!r} if name in set(sys.modules) - before))
+        added = set(sys.modules) - before
+        print(sorted(name for name in {HEAVY + TYPING + ON_FIRST_USE!r} if name in added))
         """
     )
     assert out.strip() == "[]"
@@ -170,3 +184,65 @@ def test_a_failure_is_still_reported_with_logging_loaded_late() -> None:
     )
     assert "never retrieved" in out
     assert "ValueError: lazy-report" in out
+
+
+def test_the_deadlock_detector_loads_at_the_first_spawn_or_park() -> None:
+    out = run_fresh(
+        """
+        import sys, threado
+        loaded_by_import = "threado._deadlock" in sys.modules
+        print(loaded_by_import, threado.deadlock_detection.__module__)
+        """
+    )
+    # Importing threado does not load it; asking for deadlock_detection does.
+    assert out.split() == ["False", "threado._deadlock"]
+    out = run_fresh(
+        """
+        import sys, threado
+        threado.spawn(lambda: None).join()
+        print("threado._deadlock" in sys.modules, threado._deadlock.detection_enabled())
+        """
+    )
+    assert out.split() == ["True", "True"]
+    out = run_fresh(
+        """
+        import sys, threado
+        ev = threado.Event()
+        try:
+            ev.wait()  # the first park with no deadline loads the detector, which raises
+        except threado.Deadlock:
+            print("Deadlock", "threado._deadlock" in sys.modules)
+        """
+    )
+    assert out.split() == ["Deadlock", "True"]
+
+
+def test_detection_turned_off_before_it_loads_stays_off() -> None:
+    out = run_fresh(
+        """
+        import threado
+        threado.deadlock_detection(False)
+        ev = threado.Event()
+        with threado.ignore_after(0.2):  # a deadline: checks it waited, and ends it
+            t = threado.spawn(ev.wait)
+            print(t.wait(0.1))
+        t.cancel()
+        print(threado._deadlock.detection_enabled())
+        """
+    )
+    assert out.split() == ["False", "False"]
+
+
+def test_cancel_reason_is_a_real_enum_loaded_on_first_use() -> None:
+    out = run_fresh(
+        """
+        import enum, pickle, sys
+        import threado
+        exc = threado.ThreadCancelled("x", threado.CancelReason.GROUP)
+        group = threado.CancelReason.GROUP
+        print(isinstance(group, enum.Enum), exc.reason is group)
+        print(pickle.loads(pickle.dumps(exc)).reason is threado.CancelReason.GROUP)
+        print(threado.ThreadCancelled().reason is threado.CancelReason.EXPLICIT)
+        """
+    )
+    assert out.split() == ["True", "True", "True", "True"]

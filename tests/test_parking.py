@@ -72,7 +72,7 @@ def test_handoff_wins_over_a_simultaneous_cancel() -> None:
     # under the pool's mutex so that the taker sees both at once.
     with pool.mutex:
         assert pool.queue.handoff_locked(True)
-        t._state.request_cancel(threado.CancelReason.EXPLICIT, None, "test")
+        t._state.request_cancel("explicit", None, "test")
     assert t.wait(timeout=5)
     assert took == [True]
     assert t.cancelled

@@ -745,7 +745,7 @@ def test_cancel_before_start_still_runs_the_function_up_to_its_first_blocking_po
     for _ in range(20):
         log.clear()
         t = threado.spawn(worker)
-        t._state.request_cancel(CancelReason.EXPLICIT, None, "early")
+        t._state.request_cancel("explicit", None, "early")
         t.cancel()
         assert log == ["started", "finally"]
 
@@ -918,6 +918,23 @@ def test_thread_cancelled_reason_explicit_with_source() -> None:
     assert isinstance(exc, ThreadCancelled)
     assert exc.reason is CancelReason.EXPLICIT
     assert exc.source is threado.current_thread()
+
+
+@pytest.mark.parametrize("reason", list(CancelReason))
+def test_thread_cancelled_takes_a_reason_member_or_its_value(reason: CancelReason) -> None:
+    assert ThreadCancelled("x", reason).reason is reason
+    assert ThreadCancelled("x", reason.value).reason is reason
+    exc = ThreadCancelled()
+    exc.reason = reason
+    assert exc.reason is reason
+
+
+@pytest.mark.parametrize("bad", ["timeout", None, 1, CancelReason])
+def test_thread_cancelled_rejects_what_is_not_a_reason(bad: Any) -> None:
+    with pytest.raises(ValueError, match=r"reason must be a threado\.CancelReason"):
+        ThreadCancelled("x", bad)
+    with pytest.raises(ValueError, match=r"reason must be a threado\.CancelReason"):
+        ThreadCancelled().reason = bad
 
 
 def test_cancel_wakes_a_blocked_thread_and_waits_for_its_finally() -> None:

@@ -2,7 +2,10 @@
 
 Importing this module sets ``_parking.on_park`` (the one hook slot the
 parking layer owns), which turns detection on; :func:`deadlock_detection`
-turns it off and on again.
+turns it off and on again. ``import threado`` does not import it: it puts a
+stand-in in the slot that imports this module at the first park with no
+deadline and calls the real hook from there (so detection is on from the
+start, and a program that never parks without a deadline never loads it).
 
 The rules
 ---------
@@ -222,7 +225,12 @@ _WAIT_CODE: Final = WaitQueue.wait.__code__
 
 def _init_codes() -> None:
     global _PARK_CODES
+    # `import threado` fills the hook slot with a stand-in that imports this
+    # module at the first park it must see and calls our hook from that park:
+    # its frame sits between the wait and ours, so it counts as parking code.
+    stand_in = _parking.on_park
     _PARK_CODES = _codes(
+        *(() if stand_in is None else (stand_in,)),
         block,
         ThreadState.effective_deadline,
         ThreadState.pending_cancel,

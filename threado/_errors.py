@@ -14,38 +14,51 @@ This module imports nothing from the rest of threado: it is the bottom layer.
 
 from __future__ import annotations
 
-import enum
-
 from ._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Final
 
-__all__ = ["CancelReason", "Deadlock", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
+    from ._reasons import CancelReason
+
+__all__ = ["Deadlock", "Reason", "ThreadCancelled", "ThreadError", "ThreadTimeout"]
 
 
-class CancelReason(enum.Enum):
-    """Why a :class:`ThreadCancelled` was raised.
+class Reason:
+    """The reasons for a cancellation as threado passes them around inside.
 
-    Attributes:
-        EXPLICIT: Somebody called :meth:`threado.Thread.cancel` on the thread;
-            the exception's ``source`` is the canceller's thread handle.
-        DEADLINE: The deadline of an enclosing timeout block passed;
-            ``source`` is its :class:`threado.TimeoutScope`.
-        GROUP: A :class:`threado.ThreadGroup` cancelled its threads (a
-            failure, a race won, the end of a ``wait=None`` block, or an
-            exception from the block); ``source`` is the group.
+    Each is the value of the :class:`~threado.CancelReason` member of the
+    same name (``CancelReason(Reason.GROUP) is CancelReason.GROUP``); the
+    enumeration itself lives in ``_reasons`` and is loaded on first use.
     """
 
-    EXPLICIT = "explicit"
-    DEADLINE = "deadline"
-    GROUP = "group"
-
-    def __repr__(self) -> str:
-        return f"CancelReason.{self.name}"
+    __slots__ = ()
+    EXPLICIT: Final = "explicit"
+    DEADLINE: Final = "deadline"
+    GROUP: Final = "group"
 
 
-CancelReason.__module__ = "threado"
+_REASONS = frozenset((Reason.EXPLICIT, Reason.DEADLINE, Reason.GROUP))
+
+
+def _reason_token(reason: object) -> str:
+    """The token of ``reason``, a :class:`CancelReason` member or its value.
+
+    Raises:
+        ValueError: ``reason`` is neither.
+    """
+    token = getattr(reason, "value", reason)
+    if type(token) is not str or token not in _REASONS:
+        raise ValueError(f"reason must be a threado.CancelReason, not {reason!r}")
+    return token
+
+
+def __getattr__(name: str) -> object:
+    if name == "CancelReason":
+        from ._reasons import CancelReason
+
+        return CancelReason
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ThreadCancelled(BaseException):
@@ -66,21 +79,34 @@ class ThreadCancelled(BaseException):
             ``None`` if unknown), the timeout scope, or the group.
     """
 
-    reason: CancelReason
+    _reason: str
     source: object
 
     def __init__(
         self,
         message: str = "thread cancelled",
-        reason: CancelReason = CancelReason.EXPLICIT,
+        reason: CancelReason | str = Reason.EXPLICIT,
         source: object = None,
     ) -> None:
         super().__init__(message)
-        self.reason = reason
+        self._reason = (
+            reason if type(reason) is str and reason in _REASONS else _reason_token(reason)
+        )
         self.source = source
 
+    @property
+    def reason(self) -> CancelReason:
+        """Why the cancellation happened (a :class:`CancelReason`)."""
+        from ._reasons import CancelReason
+
+        return CancelReason(self._reason)
+
+    @reason.setter
+    def reason(self, value: CancelReason) -> None:
+        self._reason = _reason_token(value)
+
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (str(self), self.reason, None))
+        return (type(self), (str(self), self._reason, None))
 
 
 class ThreadError(Exception):

@@ -34,7 +34,7 @@ import _thread
 from collections import deque
 from types import TracebackType
 
-from ._errors import CancelReason, ThreadCancelled
+from ._errors import Reason, ThreadCancelled
 from ._parking import TIMED_OUT, WaitQueue, deadline_from_timeout
 from ._scopes import shield
 from ._semaphores import Semaphore
@@ -243,7 +243,7 @@ class ThreadGroup:
                 cancelling = self._cancelling
         if closed:
             # Closed between the check and now: the thread may not join.
-            t._state.request_cancel(CancelReason.GROUP, self, "spawned into a closed ThreadGroup")
+            t._state.request_cancel(Reason.GROUP, self, "spawned into a closed ThreadGroup")
             raise RuntimeError("spawning into a closed ThreadGroup")
         if cancelling:
             self._cancel_thread(t)
@@ -286,7 +286,7 @@ class ThreadGroup:
             self._slots.release()
 
     def _cancel_thread(self, t: Thread[Any]) -> None:
-        t._state.request_cancel(CancelReason.GROUP, self, f"cancelled by {self!r}")
+        t._state.request_cancel(Reason.GROUP, self, f"cancelled by {self!r}")
 
     def _start_cancelling(self, spare: Thread[Any] | None = None) -> None:
         with self._mutex:

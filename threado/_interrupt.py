@@ -114,7 +114,7 @@ from itertools import count, takewhile
 from operator import attrgetter, call, is_not
 from types import CodeType, FrameType, TracebackType
 
-from ._errors import CancelReason, ThreadCancelled
+from ._errors import Reason, ThreadCancelled
 from ._state import FREE_THREADED, ThreadState, clock, get_state, local
 from ._typing import TYPE_CHECKING
 
@@ -180,7 +180,7 @@ class _Guard:
         self.regions: list[tuple[FrameType, int, int]] = []
         self.depth = 0
         # (reason, source) of every cancellation delivered asynchronously.
-        self.delivered: list[tuple[CancelReason, object]] = []
+        self.delivered: list[tuple[str, object]] = []
         # 3.12+: code objects instrumented for this thread (under _mutex).
         self.codes: set[CodeType] = set()
         # 3.11: an injected exception has not been instantiated yet.
@@ -223,13 +223,13 @@ def _wanted(g: _Guard) -> ThreadCancelled | None:
         now = clock()
         for scope in st.scopes[vis:]:
             if scope.cancel_called:  # a CancelScope's cancel(), as pending_cancel() sees it
-                exc = ThreadCancelled(f"{scope!r} was cancelled", CancelReason.EXPLICIT, scope)
+                exc = ThreadCancelled(f"{scope!r} was cancelled", Reason.EXPLICIT, scope)
                 break
             sd = scope.deadline
             if sd is not None and sd <= now:
-                exc = ThreadCancelled(f"deadline of {scope!r} passed", CancelReason.DEADLINE, scope)
+                exc = ThreadCancelled(f"deadline of {scope!r} passed", Reason.DEADLINE, scope)
                 break
-    if exc is None or (exc.reason, exc.source) in g.delivered:
+    if exc is None or (exc._reason, exc.source) in g.delivered:
         return None
     return exc
 
@@ -457,7 +457,7 @@ def _on_instruction(code: CodeType, offset: int) -> object:
     handled = sys.exc_info()[1]
     if isinstance(handled, ThreadCancelled) or not _in_region(g, sys._getframe(1)):
         return None  # cleanup of a cancellation, or not region code: stay armed
-    g.delivered.append((exc.reason, exc.source))
+    g.delivered.append((exc._reason, exc.source))
     _disarm(g)
     try:
         raise exc
@@ -505,11 +505,11 @@ class _AsyncCancelled(ThreadCancelled):
         if p is None:  # pragma: no cover - the payload is stashed before injecting
             super().__init__("thread cancelled")
         else:
-            super().__init__(str(p), p.reason, p.source)
+            super().__init__(str(p), p._reason, p.source)
 
     def __reduce__(self) -> tuple[object, ...]:
         # Under the public class's name; a copy is a plain ThreadCancelled.
-        return (ThreadCancelled, (str(self), self.reason, None))
+        return (ThreadCancelled, (str(self), self._reason, None))
 
 
 _AsyncCancelled.__name__ = _AsyncCancelled.__qualname__ = "ThreadCancelled"
@@ -580,7 +580,7 @@ def _inject(g: _Guard) -> bool:
     disjoint = map(_INTERNAL.isdisjoint, (prefix_files,))
     prefix_names = map(_F_NAME, takewhile(partial(is_not, region), chain))
     no_cleanup = map(_CLEANUP.isdisjoint, (prefix_names,))
-    key = (exc.reason, source)
+    key = (exc._reason, source)
     gc_was_on = gc.isenabled()
     if gc_was_on:
         gc.disable()

@@ -44,7 +44,7 @@ import os
 import sys
 import threading
 
-from ._errors import CancelReason
+from ._errors import Reason
 from ._reports import _logger
 from ._scopes import shield
 from ._state import clock, lookup_state, states
@@ -75,7 +75,7 @@ def cancel_all(message: str) -> None:
     handles = [*_running, *map(handle_of, list(states.values()))]
     for h in handles:
         if h is not None and h._state is not me:
-            h._state.request_cancel(CancelReason.EXPLICIT, None, message)
+            h._state.request_cancel(Reason.EXPLICIT, None, message)
 
 
 def _non_daemons() -> list[Thread[Any]]:

@@ -144,6 +144,11 @@ parked: dict[int, ParkRecord] = {}
 #: is off. Set by ``threado._deadlock`` (never imported here).
 on_park: Callable[[ParkRecord], BaseException | None] | None = None
 
+#: Loads the detector if ``import threado`` left it for later (see
+#: ``threado._load_deadlock_detector``), else ``None``. Spawning a thread
+#: calls it, so that two threads never race to load it in their first parks.
+load_detector: Callable[[], None] | None = None
+
 
 def announce(st: ThreadState, what: object) -> None:
     """Record what ``st`` is parked on, and wake anybody watching for it."""

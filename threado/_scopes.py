@@ -82,7 +82,7 @@ import time
 from threading import get_ident
 from types import TracebackType
 
-from ._errors import CancelReason, ThreadCancelled, ThreadTimeout
+from ._errors import Reason, ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
 from ._state import FREE_THREADED, ThreadState, get_state, local, unpark
 from ._state import clock as _monotonic
@@ -492,7 +492,7 @@ class TimeoutScope(CancelScope):
             return False
         if isinstance(exc, ThreadCancelled) and exc.source is self:
             self.cancelled_caught = True
-            if exc.reason is not CancelReason.DEADLINE:
+            if exc._reason != Reason.DEADLINE:
                 return True  # cancel(): quietly
             self.expired = True
             if self._raise:

@@ -56,7 +56,7 @@ import sys
 import threading
 import time
 
-from ._errors import CancelReason, ThreadCancelled
+from ._errors import Reason, ThreadCancelled
 from ._typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class ThreadState:
         self.token = _thread.allocate_lock()
         self.token.acquire()
         # None, or (reason, source, message) of the first cancel; never reset.
-        self.cancel: tuple[CancelReason, object, str] | None = None
+        self.cancel: tuple[str, object, str] | None = None
         self.scopes: list[ScopeLike] = []
         self.deadline: float | None = None
         self.visible_from = 0
@@ -233,13 +233,11 @@ class ThreadState:
             if now >= d:
                 for scope in self.scopes[self.visible_from :]:
                     if scope.cancel_called:  # its cancel() made ``deadline`` -inf
-                        return ThreadCancelled(
-                            f"{scope!r} was cancelled", CancelReason.EXPLICIT, scope
-                        )
+                        return ThreadCancelled(f"{scope!r} was cancelled", Reason.EXPLICIT, scope)
                     sd = scope.deadline
                     if sd is not None and sd <= now:
                         return ThreadCancelled(
-                            f"deadline of {scope!r} passed", CancelReason.DEADLINE, scope
+                            f"deadline of {scope!r} passed", Reason.DEADLINE, scope
                         )
         return None
 
@@ -262,7 +260,7 @@ class ThreadState:
             return d
         return deadline
 
-    def request_cancel(self, reason: CancelReason, source: object, message: str) -> None:
+    def request_cancel(self, reason: str, source: object, message: str) -> None:
         """Mark the thread cancelled (once; the first reason stays) and wake it.
 
         Takes no lock, so it is safe from a signal handler.

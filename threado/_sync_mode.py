@@ -92,7 +92,7 @@ import time
 from types import TracebackType
 
 from . import _state
-from ._errors import CancelReason, Deadlock
+from ._errors import Deadlock, Reason
 from ._state import TIMEOUT_MAX, ThreadState, local
 from ._typing import TYPE_CHECKING, cast
 
@@ -750,7 +750,7 @@ def run_main(func: Callable[..., Any], args: tuple[Any, ...], seed: int | None) 
     for st in run.stranded if run.deadlock is not None else ():
         # Parked for good by the deadlock: only the run could wake them, and it is
         # over. Cancelled, they run their cleanup and end (no hang at exit).
-        st.request_cancel(CancelReason.EXPLICIT, None, "stranded by its run's deadlock")
+        st.request_cancel(Reason.EXPLICIT, None, "stranded by its run's deadlock")
     if exc is not None:
         try:
             raise exc

@@ -46,15 +46,17 @@ from __future__ import annotations
 
 import _thread
 import atexit
-import contextvars
 import itertools
 import os
 import sys
 import threading
-import weakref
+from _contextvars import Context, copy_context
 
-from . import _sync_mode
-from ._errors import CancelReason, ThreadCancelled, ThreadError
+# The WeakSet of weakref, without loading weakref (threading loads _weakrefset).
+from _weakrefset import WeakSet
+
+from . import _parking, _sync_mode
+from ._errors import Reason, ThreadCancelled, ThreadError
 from ._parking import Latch, deadline_from_timeout, wake_watchers
 from ._reports import _logger, _report
 from ._scopes import shield
@@ -83,8 +85,8 @@ _counter = itertools.count(1)
 _registry_lock = _thread.allocate_lock()
 _running: set[Thread[Any]] = set()
 # Handles of threads threado did not start (ended by the fork handler).
-_adopted: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
-_unretrieved: weakref.WeakSet[Thread[Any]] = weakref.WeakSet()
+_adopted: WeakSet[Thread[Any]] = WeakSet()
+_unretrieved: WeakSet[Thread[Any]] = WeakSet()
 
 
 class Thread(Generic[T]):
@@ -251,7 +253,7 @@ class Thread(Generic[T]):
             source = current_thread()
             me = source._state
         by = source._name if source is not None else "another thread"
-        self._state.request_cancel(CancelReason.EXPLICIT, source, f"cancelled by {by}")
+        self._state.request_cancel(Reason.EXPLICIT, source, f"cancelled by {by}")
         if not blocking or me is self._state:
             return self._done.is_set()
         if timeout is None:
@@ -409,7 +411,7 @@ def _cancel_daemons_at_exit() -> None:
     if not daemons:
         return
     for h in daemons:
-        h._state.request_cancel(CancelReason.EXPLICIT, None, "cancelled at interpreter exit")
+        h._state.request_cancel(Reason.EXPLICIT, None, "cancelled at interpreter exit")
     deadline = clock() + EXIT_GRACE
     with shield():  # the main thread may itself be cancelled by now
         for h in daemons:
@@ -430,7 +432,7 @@ atexit.register(_cancel_daemons_at_exit)
 def _bootstrap(
     handle: Thread[Any],
     state: ThreadState,
-    ctx: contextvars.Context,
+    ctx: Context,
     func: Callable[..., Any],
     args: tuple[Any, ...],
     launch: list[None],
@@ -504,11 +506,14 @@ def _spawn(
         name = f"Thread-{next(_counter)} ({fname})"
     elif not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
+    load = _parking.load_detector
+    if load is not None:
+        load()
     state = ThreadState()
     handle: Thread[T] = Thread._make(state, None, spawned=True)
     handle._name = name
     state.handle = handle
-    ctx = contextvars.copy_context()
+    ctx = copy_context()
     launch: list[None] = [None]  # the launch token (see _claim)
     thread = threading.Thread(
         target=_bootstrap,
