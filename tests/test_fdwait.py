@@ -41,6 +41,16 @@ def test_wait_readable_and_writable(pair: Any) -> None:
         threado.wait_readable(-1)
 
 
+@pytest.mark.parametrize("timeout", [3e6, 1e9])
+def test_a_wait_longer_than_poll_can_take_in_one_call_works(pair: Any, timeout: float) -> None:
+    """poll() takes a C int of milliseconds (~24.8 days): longer waits re-poll."""
+    a, b = pair
+    t = threado.spawn(threado.wait_readable, a, timeout)
+    wait_parked(t)
+    b.send(b"x")
+    assert t.join() is True
+
+
 def test_wait_readable_on_a_pipe() -> None:
     r, w = os.pipe()
     try:

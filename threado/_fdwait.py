@@ -73,7 +73,7 @@ from collections import deque
 from typing import Final
 
 from ._parking import announce, enter_wait, leave_wait, wake_watchers
-from ._state import FREE_THREADED, TIMEOUT_MAX, ThreadState, clock, get_state, local
+from ._state import FREE_THREADED, ThreadState, clock, get_state, local
 
 __all__ = ["FDWakeup", "PollSet", "poll_fds", "wait_fd", "wait_readable", "wait_writable"]
 
@@ -251,7 +251,7 @@ def poll_fds(
                         ready = poller.poll(0)
                         return [(fd, ev) for fd, ev in ready if fd != wakeup.read_fd]
                     continue  # a scope's deadline: check() raises
-                ms = max(1, int(min(remaining, TIMEOUT_MAX) * 1000 + 0.999))
+                ms = max(1, int(min(remaining, _POLL_MAX) * 1000 + 0.999))
             ready = [(fd, ev) for fd, ev in poller.poll(ms) if fd != wakeup.read_fd]
             if ready:
                 return ready
