@@ -202,9 +202,9 @@ def _virtual_now() -> float | None:
     st = local.state
     if st is None:
         return None
-    m = st.sync
+    m: Member | None = st.sync  # type: ignore[assignment]
     if m is not None:
-        return cast(Member, m).run.now
+        return m.run.now
     off = _offsets.get(st)
     return None if off is None else time.monotonic() + off
 
@@ -403,6 +403,7 @@ class Run:
 
     def park(self, m: Member, blocking: bool, timeout: float) -> bool:
         """Acquire ``m``'s token: the member's thread blocks in a threado wait."""
+        nxt: Member | None = None
         with self.mutex:
             status = m.status
             if status == GONE:
@@ -431,7 +432,20 @@ class Run:
                     m.deadline = d if d > self.now else math.nextafter(self.now, math.inf)
                 self._parks += 1
                 m.parked_at = self._parks
-                self._next_locked(m)
+                ready = self.ready
+                if ready:  # the hot path: pass the turn (the baton below)
+                    idx = self._choose(ready, False, m)
+                    nxt = ready.pop(idx)
+                    nxt.status = RUNNING
+                    self.current = nxt
+                else:
+                    self._next_locked(m)
+        if nxt is not None:
+            # Released out of the mutex, just before we block: the next
+            # thread wakes to a free mutex, and (with a GIL) finds it
+            # dropped sooner. Safe: it is ``current`` already, so nobody
+            # else releases its baton (see yield_turn).
+            nxt.baton.release()
         if status == GONE:
             if m.status != GONE:
                 self.dissolve()
@@ -439,7 +453,11 @@ class Run:
         if status == OUTSIDE:
             dead = True  # deadlocked in a wait inside blocking()
         else:
-            self._await_turn(m)
+            try:
+                m.baton.acquire()  # our turn again (inlined _await_turn)
+            except BaseException:
+                self.dissolve()
+                raise
             with self.mutex:
                 if m.status == GONE:
                     return True  # dissolved meanwhile: a spurious wake-up
@@ -498,21 +516,36 @@ class Run:
     # -- yields, outside, leaving ------------------------------------------
 
     def yield_turn(self, m: Member, always: bool) -> None:
-        if not (always or self.strategy.preempts):
+        strategy = self.strategy
+        if not (always or strategy.preempts):
             return  # FIFO: only sleep(0) yields (the strategy never changes)
         with self.mutex:
-            if m.status != RUNNING or not self.ready or self.current is not m:
+            ready = self.ready
+            if m.status != RUNNING or not ready or self.current is not m:
                 return
-            options = [m, *self.ready]
-            idx = self._choose(options, True, m)
+            options = [m, *ready]
+            self.steps += 1
+            idx = strategy.pick(options, True, self.steps, m)
+            self.decisions.append((idx, len(options), True))  # always 2+ options
             if idx == 0:
                 return
             nxt = options[idx]
-            self.ready.remove(nxt)
+            ready.remove(nxt)
             m.status = READY
-            self.ready.append(m)
-            self._give_locked(nxt)
-        self._await_turn(m)
+            ready.append(m)
+            nxt.status = RUNNING
+            self.current = nxt
+        # The baton is released out of the mutex, just before we block (see
+        # park). Safe: ``nxt`` is ``current``, so no one else releases it (a
+        # waker only readies parked members; dissolve() releases only the
+        # batons of waiting ones, ours included, and ours is then simply
+        # acquired at once).
+        nxt.baton.release()
+        try:
+            m.baton.acquire()
+        except BaseException:
+            self.dissolve()  # as in _await_turn
+            raise
 
     def go_outside(self, m: Member) -> bool:
         with self.mutex:
@@ -585,7 +618,7 @@ def _member(st: ThreadState | None) -> Member | None:
 
 def yield_turn(st: ThreadState, always: bool) -> None:
     """A possible switch (checkpoint, lock acquisition; ``always``: sleep(0))."""
-    m = _member(st)
+    m: Member | None = st.sync  # type: ignore[assignment]
     if m is not None:
         m.run.yield_turn(m, always)
 
