@@ -1,6 +1,6 @@
 """Scheduling strategies of synchronous runs: who runs next at each decision.
 
-``threado._sync_mode`` asks its run's strategy at every scheduling decision:
+``threado._sync_run`` asks its run's strategy at every scheduling decision:
 when the thread holding the turn parks (``yielding`` false: the options are
 the ready threads, in the order they became ready) and at a possible switch
 (``yielding`` true: the yielding thread first, choosing it means no switch).
@@ -15,7 +15,7 @@ from ._typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from random import Random
 
-    from ._sync_mode import Member
+    from ._sync_run import Member
 
 __all__ = [
     "FIFOStrategy",
