@@ -43,6 +43,9 @@ class Strategy:
 
     #: Whether checkpoint() and lock acquisitions are possible switches.
     preempts = True
+    #: First come, first served: the run takes the first option without asking
+    #: (and records no schedule).
+    fifo = False
     name = "fifo"
 
     def on_join(self, m: Member) -> None:
@@ -62,6 +65,7 @@ class FIFOStrategy(Strategy):
     """No seed: first come, first served; only ``sleep(0)`` yields."""
 
     preempts = False
+    fifo = True
 
     def pick(self, options: list[Member], yielding: bool, step: int, decider: Member | None) -> int:
         return 1 if yielding and len(options) > 1 else 0

@@ -45,7 +45,8 @@ one, so order does not matter). All scheduling state is guarded by the run's
 
 *Choosing.* When the holder parks, yields or leaves, the :class:`Strategy`
 chooses among ``ready`` (plus the holder itself at a yield). FIFO takes the
-first; :class:`RandomStrategy` draws from ``random.Random(seed)``;
+first (inlined, and without recording a schedule: a run without a seed
+replays by itself); :class:`RandomStrategy` draws from ``random.Random(seed)``;
 :class:`PCTStrategy` runs the highest priority; :class:`PrefixStrategy`
 follows a recorded list of choices, then takes the first (DFS and replay).
 Every decision with more than one option is recorded as ``(choice,
@@ -99,6 +100,7 @@ from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from _thread import LockType
+    from collections.abc import Callable
     from typing import Any, Final
 
     from ._schedule import Strategy
@@ -166,22 +168,128 @@ class Member:
         # The thread's own token, given back when it leaves the run.
         self.real: LockType = state.token
 
+    # -- the token's side (any thread for wake; the member's own for park) ----
+
+    def wake(self) -> None:
+        """Release the member's token (any thread, also outside the run): its
+        ``SyncToken.release``."""
+        m = self
+        run = m.run
+        with run.mutex:
+            if m.status == GONE:
+                try:
+                    m.real.release()  # it left: its own token again
+                except RuntimeError:
+                    pass
+                return
+            if m.pending:
+                return
+            m.pending = True
+            if m.status == PARKED:
+                m.status = READY
+                m.deadline = None
+                run.ready.append(m)
+                if run.current is None:
+                    run._dispatch_locked(None)
+            elif m.outside_parked:
+                m.outside_parked = False
+                m.baton.release()
+
+    def park(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the member's token (its ``SyncToken.acquire``): its thread
+        blocks in a threado wait."""
+        m = self
+        run = m.run
+        nxt: Member | None = None
+        with run.mutex:
+            status = m.status
+            if status == GONE:
+                real = m.real
+            elif m.pending:
+                m.pending = False
+                return True
+            elif not blocking:
+                return False
+            elif status == OUTSIDE:
+                got = run._park_outside(m, timeout)
+                if not m.deadlocked:
+                    return got
+                m.deadlocked = False
+            elif status != RUNNING or run.current is not m:
+                # A signal handler waits while its thread waits for the turn:
+                # the order cannot be kept; the run's threads go on freely.
+                status = GONE
+                real = m.real
+            else:
+                m.status = PARKED
+                if timeout < 0 or timeout >= TIMEOUT_MAX:
+                    m.deadline = None
+                else:
+                    d = run.now + timeout
+                    m.deadline = d if d > run.now else math.nextafter(run.now, math.inf)
+                run._parks += 1
+                m.parked_at = run._parks
+                ready = run.ready
+                if ready:  # the hot path: pass the turn (the baton below)
+                    if run.fifo:
+                        run.steps += 1
+                        nxt = ready.pop(0)
+                    else:
+                        nxt = ready.pop(run._choose(ready, False, m))
+                    nxt.status = RUNNING
+                    run.current = nxt
+                else:
+                    run._next_locked(m)
+        if nxt is not None:
+            # Released out of the mutex, just before we block: the next
+            # thread wakes to a free mutex, and (with a GIL) finds it
+            # dropped sooner. Safe: it is ``current`` already, so nobody
+            # else releases its baton (see yield_turn).
+            nxt.baton.release()
+        if status == GONE:
+            if m.status != GONE:
+                run.dissolve()
+            return real.acquire(blocking, timeout)
+        if status == OUTSIDE:
+            dead = True  # deadlocked in a wait inside blocking()
+        else:
+            try:
+                m.baton.acquire()  # our turn again (inlined _await_turn)
+            except BaseException:
+                run.dissolve()
+                raise
+            with run.mutex:
+                if m.status == GONE:
+                    return True  # dissolved meanwhile: a spurious wake-up
+                if m.deadlocked:
+                    m.deadlocked = False
+                    dead = True
+                else:
+                    dead = False
+                    got = m.pending
+                    m.pending = False
+        if dead:
+            exc = run._report(m)
+            try:
+                raise exc
+            finally:
+                exc = None  # type: ignore[assignment]  # no frame cycle
+        return got
+
 
 class SyncToken:
-    """A member's wake-up token: acquiring parks in the run, releasing readies."""
+    """A member's wake-up token: acquiring parks in the run, releasing readies.
 
-    __slots__ = ("member",)
+    ``acquire`` and ``release`` are the member's bound ``park`` and ``wake``
+    (one Python call each on the wait path, not two).
+    """
+
+    __slots__ = ("acquire", "member", "release")
 
     def __init__(self, member: Member) -> None:
         self.member = member
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        m = self.member
-        return m.run.park(m, blocking, timeout)
-
-    def release(self) -> None:
-        m = self.member
-        m.run.wake(m)
+        self.acquire: Callable[..., bool] = member.park
+        self.release: Callable[[], None] = member.wake
 
     def locked(self) -> bool:
         return not self.member.pending
@@ -238,6 +346,8 @@ class Run:
         # in a thread that is inside the run's critical section.
         self.mutex = _thread.RLock()
         self.strategy = strategy
+        #: First come, first served (no seed): no choices, no schedule kept.
+        self.fifo = strategy.fifo
         self.members: list[Member] = []  # live members, in join order
         self.ready: list[Member] = []  # in the order they became ready
         self.current: Member | None = None
@@ -286,6 +396,8 @@ class Run:
 
     def _choose(self, options: list[Member], yielding: bool, decider: Member | None) -> int:
         self.steps += 1
+        if self.fifo:  # no choice to make, and no schedule to replay
+            return 1 if yielding and len(options) > 1 else 0
         idx = self.strategy.pick(options, yielding, self.steps, decider)
         if len(options) > 1:
             self.decisions.append((idx, len(options), yielding))
@@ -359,103 +471,6 @@ class Run:
 
     # -- the token's side ----------------------------------------------------
 
-    def wake(self, m: Member) -> None:
-        """Release ``m``'s token (any thread, also outside the run)."""
-        with self.mutex:
-            if m.status == GONE:
-                try:
-                    m.real.release()  # it left: its own token again
-                except RuntimeError:
-                    pass
-                return
-            if m.pending:
-                return
-            m.pending = True
-            if m.status == PARKED:
-                m.status = READY
-                m.deadline = None
-                self.ready.append(m)
-                if self.current is None:
-                    self._dispatch_locked(None)
-            elif m.outside_parked:
-                m.outside_parked = False
-                m.baton.release()
-
-    def park(self, m: Member, blocking: bool, timeout: float) -> bool:
-        """Acquire ``m``'s token: the member's thread blocks in a threado wait."""
-        nxt: Member | None = None
-        with self.mutex:
-            status = m.status
-            if status == GONE:
-                real = m.real
-            elif m.pending:
-                m.pending = False
-                return True
-            elif not blocking:
-                return False
-            elif status == OUTSIDE:
-                got = self._park_outside(m, timeout)
-                if not m.deadlocked:
-                    return got
-                m.deadlocked = False
-            elif status != RUNNING or self.current is not m:
-                # A signal handler waits while its thread waits for the turn:
-                # the order cannot be kept; the run's threads go on freely.
-                status = GONE
-                real = m.real
-            else:
-                m.status = PARKED
-                if timeout < 0 or timeout >= TIMEOUT_MAX:
-                    m.deadline = None
-                else:
-                    d = self.now + timeout
-                    m.deadline = d if d > self.now else math.nextafter(self.now, math.inf)
-                self._parks += 1
-                m.parked_at = self._parks
-                ready = self.ready
-                if ready:  # the hot path: pass the turn (the baton below)
-                    idx = self._choose(ready, False, m)
-                    nxt = ready.pop(idx)
-                    nxt.status = RUNNING
-                    self.current = nxt
-                else:
-                    self._next_locked(m)
-        if nxt is not None:
-            # Released out of the mutex, just before we block: the next
-            # thread wakes to a free mutex, and (with a GIL) finds it
-            # dropped sooner. Safe: it is ``current`` already, so nobody
-            # else releases its baton (see yield_turn).
-            nxt.baton.release()
-        if status == GONE:
-            if m.status != GONE:
-                self.dissolve()
-            return real.acquire(blocking, timeout)
-        if status == OUTSIDE:
-            dead = True  # deadlocked in a wait inside blocking()
-        else:
-            try:
-                m.baton.acquire()  # our turn again (inlined _await_turn)
-            except BaseException:
-                self.dissolve()
-                raise
-            with self.mutex:
-                if m.status == GONE:
-                    return True  # dissolved meanwhile: a spurious wake-up
-                if m.deadlocked:
-                    m.deadlocked = False
-                    dead = True
-                else:
-                    dead = False
-                    got = m.pending
-                    m.pending = False
-        if dead:
-            exc = self._report(m)
-            try:
-                raise exc
-            finally:
-                exc = None  # type: ignore[assignment]  # no frame cycle
-        return got
-
     def _park_outside(self, m: Member, timeout: float) -> bool:
         """A wait of a member inside ``blocking()``: not in turn, real time.
 
@@ -503,14 +518,17 @@ class Run:
             ready = self.ready
             if m.status != RUNNING or not ready or self.current is not m:
                 return
-            options = [m, *ready]
             self.steps += 1
-            idx = strategy.pick(options, True, self.steps, m)
-            self.decisions.append((idx, len(options), True))  # always 2+ options
-            if idx == 0:
-                return
-            nxt = options[idx]
-            ready.remove(nxt)
+            if self.fifo:  # sleep(0): the first ready thread runs
+                nxt = ready.pop(0)
+            else:
+                options = [m, *ready]
+                idx = strategy.pick(options, True, self.steps, m)
+                self.decisions.append((idx, len(options), True))  # always 2+ options
+                if idx == 0:
+                    return
+                nxt = options[idx]
+                ready.remove(nxt)
             m.status = READY
             ready.append(m)
             nxt.status = RUNNING
