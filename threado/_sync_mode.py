@@ -26,7 +26,7 @@ from types import TracebackType
 from . import _state
 from ._errors import CancelReason
 from ._state import ThreadState, local
-from ._sync_run import GONE, RUNNING, Member, Run, offsets, runs_mutex
+from ._sync_run import GONE, RUNNING, Member, Run, offsets, runs_mutex, yield_turn
 from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -75,13 +75,6 @@ def _switch_before_acquire() -> None:
 
 def _member(st: ThreadState | None) -> Member | None:
     return None if st is None else cast("Member | None", st.sync)
-
-
-def yield_turn(st: ThreadState, always: bool) -> None:
-    """A possible switch (checkpoint, lock acquisition; ``always``: sleep(0))."""
-    m: Member | None = st.sync  # type: ignore[assignment]
-    if m is not None:
-        m.run.yield_turn(m, always)
 
 
 def join_spawned(spawner: ThreadState, st: ThreadState) -> None:

@@ -116,6 +116,7 @@ __all__ = [
     "SyncToken",
     "offsets",
     "runs_mutex",
+    "yield_turn",
 ]
 
 RUNNING: Final = 0
@@ -510,41 +511,6 @@ class Run:
 
     # -- yields, outside, leaving ------------------------------------------
 
-    def yield_turn(self, m: Member, always: bool) -> None:
-        strategy = self.strategy
-        if not (always or strategy.preempts):
-            return  # FIFO: only sleep(0) yields (the strategy never changes)
-        with self.mutex:
-            ready = self.ready
-            if m.status != RUNNING or not ready or self.current is not m:
-                return
-            self.steps += 1
-            if self.fifo:  # sleep(0): the first ready thread runs
-                nxt = ready.pop(0)
-            else:
-                options = [m, *ready]
-                idx = strategy.pick(options, True, self.steps, m)
-                self.decisions.append((idx, len(options), True))  # always 2+ options
-                if idx == 0:
-                    return
-                nxt = options[idx]
-                ready.remove(nxt)
-            m.status = READY
-            ready.append(m)
-            nxt.status = RUNNING
-            self.current = nxt
-        # The baton is released out of the mutex, just before we block (see
-        # park). Safe: ``nxt`` is ``current``, so no one else releases it (a
-        # waker only readies parked members; dissolve() releases only the
-        # batons of waiting ones, ours included, and ours is then simply
-        # acquired at once).
-        nxt.baton.release()
-        try:
-            m.baton.acquire()
-        except BaseException:
-            self.dissolve()  # as in _await_turn
-            raise
-
     def go_outside(self, m: Member) -> bool:
         with self.mutex:
             if m.status != RUNNING or self.current is not m:
@@ -605,3 +571,49 @@ class Run:
     def schedule(self) -> list[int]:
         """The choices made, one per decision that had several options."""
         return [d[0] for d in self.decisions]
+
+
+def yield_turn(st: ThreadState, always: bool) -> None:
+    """A possible switch of ``st``'s thread (``checkpoint()``, a lock
+    acquisition; ``always``: ``sleep(0)``), if it is in a run.
+
+    A module function, not a method: it is the whole hot path of a hand-off
+    by ``sleep(0)``, one Python call.
+    """
+    m: Member | None = st.sync  # type: ignore[assignment]
+    if m is None:
+        return
+    run = m.run
+    strategy = run.strategy
+    if not (always or strategy.preempts):
+        return  # FIFO: only sleep(0) yields (the strategy never changes)
+    with run.mutex:
+        ready = run.ready
+        if m.status != RUNNING or not ready or run.current is not m:
+            return
+        run.steps += 1
+        if run.fifo:  # sleep(0): the first ready thread runs
+            nxt = ready.pop(0)
+        else:
+            options = [m, *ready]
+            idx = strategy.pick(options, True, run.steps, m)
+            run.decisions.append((idx, len(options), True))  # always 2+ options
+            if idx == 0:
+                return
+            nxt = options[idx]
+            ready.remove(nxt)
+        m.status = READY
+        ready.append(m)
+        nxt.status = RUNNING
+        run.current = nxt
+    # The baton is released out of the mutex, just before we block (see
+    # park). Safe: ``nxt`` is ``current``, so no one else releases it (a
+    # waker only readies parked members; dissolve() releases only the
+    # batons of waiting ones, ours included, and ours is then simply
+    # acquired at once).
+    nxt.baton.release()
+    try:
+        m.baton.acquire()
+    except BaseException:
+        run.dissolve()  # as in _await_turn
+        raise
