@@ -202,51 +202,54 @@ class Member:
         m = self
         run = m.run
         nxt: Member | None = None
-        with run.mutex:
-            status = m.status
-            if status == GONE:
-                real = m.real
-            elif m.pending:
-                m.pending = False
-                return True
-            elif not blocking:
-                return False
-            elif status == OUTSIDE:
-                got = run._park_outside(m, timeout)
-                if not m.deadlocked:
-                    return got
-                m.deadlocked = False
-            elif status != RUNNING or run.current is not m:
-                # A signal handler waits while its thread waits for the turn:
-                # the order cannot be kept; the run's threads go on freely.
-                status = GONE
-                real = m.real
-            else:
-                m.status = PARKED
-                if timeout < 0 or timeout >= TIMEOUT_MAX:
-                    m.deadline = None
+        try:
+            with run.mutex:
+                status = m.status
+                if status == GONE:
+                    real = m.real
+                elif m.pending:
+                    m.pending = False
+                    return True
+                elif not blocking:
+                    return False
+                elif status == OUTSIDE:
+                    got = run._park_outside(m, timeout)
+                    if not m.deadlocked:
+                        return got
+                    m.deadlocked = False
+                elif status != RUNNING or run.current is not m:
+                    # A signal handler waits while its thread waits for the turn:
+                    # the order cannot be kept; the run's threads go on freely.
+                    status = GONE
+                    real = m.real
                 else:
-                    d = run.now + timeout
-                    m.deadline = d if d > run.now else math.nextafter(run.now, math.inf)
-                run._parks += 1
-                m.parked_at = run._parks
-                ready = run.ready
-                if ready:  # the hot path: pass the turn (the baton below)
-                    if run.fifo:
-                        run.steps += 1
-                        nxt = ready.pop(0)
+                    m.status = PARKED
+                    if timeout < 0 or timeout >= TIMEOUT_MAX:
+                        m.deadline = None
                     else:
-                        nxt = ready.pop(run._choose(ready, False, m))
-                    nxt.status = RUNNING
-                    run.current = nxt
-                else:
-                    run._next_locked(m)
-        if nxt is not None:
-            # Released out of the mutex, just before we block: the next
-            # thread wakes to a free mutex, and (with a GIL) finds it
-            # dropped sooner. Safe: it is ``current`` already, so nobody
-            # else releases its baton (see yield_turn).
-            nxt.baton.release()
+                        d = run.now + timeout
+                        m.deadline = d if d > run.now else math.nextafter(run.now, math.inf)
+                    run._parks += 1
+                    m.parked_at = run._parks
+                    ready = run.ready
+                    if ready:  # the hot path: pass the turn (the baton below)
+                        if run.fifo:
+                            run.steps += 1
+                            picked = ready.pop(0)
+                        else:
+                            picked = ready.pop(run._choose(ready, False, m))
+                        picked.status = RUNNING
+                        run.current = nxt = picked
+                    else:
+                        run._next_locked(m)
+        finally:
+            if nxt is not None:
+                # Released out of the mutex, just before we block (in a
+                # finally: an interrupt cannot skip it): the next thread
+                # wakes to a free mutex, and (with a GIL) finds it dropped
+                # sooner. Safe: it is ``current`` already, so nobody else
+                # releases its baton (see yield_turn).
+                nxt.baton.release()
         if status == GONE:
             if m.status != GONE:
                 run.dissolve()
@@ -587,31 +590,35 @@ def yield_turn(st: ThreadState, always: bool) -> None:
     strategy = run.strategy
     if not (always or strategy.preempts):
         return  # FIFO: only sleep(0) yields (the strategy never changes)
-    with run.mutex:
-        ready = run.ready
-        if m.status != RUNNING or not ready or run.current is not m:
-            return
-        run.steps += 1
-        if run.fifo:  # sleep(0): the first ready thread runs
-            nxt = ready.pop(0)
-        else:
-            options = [m, *ready]
-            idx = strategy.pick(options, True, run.steps, m)
-            run.decisions.append((idx, len(options), True))  # always 2+ options
-            if idx == 0:
+    give: Member | None = None
+    try:
+        with run.mutex:
+            ready = run.ready
+            if m.status != RUNNING or not ready or run.current is not m:
                 return
-            nxt = options[idx]
-            ready.remove(nxt)
-        m.status = READY
-        ready.append(m)
-        nxt.status = RUNNING
-        run.current = nxt
-    # The baton is released out of the mutex, just before we block (see
-    # park). Safe: ``nxt`` is ``current``, so no one else releases it (a
-    # waker only readies parked members; dissolve() releases only the
-    # batons of waiting ones, ours included, and ours is then simply
-    # acquired at once).
-    nxt.baton.release()
+            run.steps += 1
+            if run.fifo:  # sleep(0): the first ready thread runs
+                nxt = ready.pop(0)
+            else:
+                options = [m, *ready]
+                idx = strategy.pick(options, True, run.steps, m)
+                run.decisions.append((idx, len(options), True))  # always 2+ options
+                if idx == 0:
+                    return
+                nxt = options[idx]
+                ready.remove(nxt)
+            m.status = READY
+            ready.append(m)
+            nxt.status = RUNNING
+            run.current = give = nxt
+    finally:
+        # The baton is released out of the mutex, just before we block (see
+        # park), in a finally: an interrupt cannot skip it. Safe: ``give`` is
+        # ``current``, so no one else releases it (a waker only readies
+        # parked members; dissolve() releases only the batons of waiting
+        # ones, ours included, and ours is then simply acquired at once).
+        if give is not None:
+            give.baton.release()
     try:
         m.baton.acquire()
     except BaseException:
