@@ -86,6 +86,48 @@ def forever() -> None:
     threado.sleep(math.inf)
 
 
+#: The kinds of :func:`timed_wait`.
+TIMED_WAITS = ["event", "lock", "rlock", "condition", "semaphore", "queue", "simple queue"]
+TIMED_WAITS += ["join", "wait", "sleep"]
+
+
+def timed_wait(
+    kind: str, seconds: float, held: threado.Lock, rheld: threado.RLock
+) -> Callable[[], object]:
+    """A wait of ``seconds`` by its own timeout (no scope), on something nobody gives.
+
+    ``held`` and ``rheld`` must be held by another thread; the ``join`` kind
+    joins a thread that ends once ``held`` is let go of.
+    """
+    ev = threado.Event()
+    if kind == "event":
+        return lambda: ev.wait(seconds)
+    if kind == "lock":
+        return lambda: held.acquire(timeout=seconds)
+    if kind == "rlock":
+        return lambda: rheld.acquire(timeout=seconds)
+    if kind == "condition":
+        cond = threado.Condition()
+
+        def on_condition() -> bool:
+            with cond:
+                return cond.wait(seconds)
+
+        return on_condition
+    if kind == "semaphore":
+        return lambda: threado.Semaphore(0).acquire(timeout=seconds)
+    if kind == "queue":
+        return lambda: threado.Queue[int]().get(timeout=seconds)
+    if kind == "simple queue":
+        return lambda: threado.SimpleQueue[int]().get(timeout=seconds)
+    if kind == "join":
+        return lambda: threado.spawn(held.acquire).join(seconds)
+    if kind == "wait":
+        return lambda: threado.wait([ev], timeout=seconds)
+    assert kind == "sleep", kind
+    return lambda: threado.sleep(seconds)
+
+
 def spawn_parked(func: Callable[[*Ts], T], *args: *Ts) -> threado.Thread[T]:
     """Spawn ``func(*args)`` and return once it is parked in a threado wait."""
     t = threado.spawn(func, *args)

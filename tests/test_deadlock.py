@@ -11,6 +11,7 @@ sleeping.
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from helpers import run_python
+from helpers import TIMED_WAITS, run_python, timed_wait
 
 import threado
 from threado._deadlock import detection_enabled
@@ -325,6 +326,94 @@ def test_condition_cycle_in_a_fresh_interpreter() -> None:
 def test_a_wait_with_its_own_timeout_is_not_a_deadlock() -> None:
     assert threado.Event().wait(0.05) is False
     assert threado.Lock().acquire(timeout=0.05) is True
+
+
+def _timed_result(kind: str, func: Callable[[], object]) -> object:
+    """``func()``'s result, or the name of what it raised (timeouts differ by kind)."""
+    try:
+        return func()
+    except (threado.ThreadError, TimeoutError, queue.Empty) as exc:
+        if isinstance(exc, threado.ThreadError):  # join(timeout) raises TimeoutError
+            raise
+        return type(exc).__name__
+
+
+#: What a timed-out wait of each kind gives (``timed_wait``).
+TIMED_OUT_AS = {
+    "event": False,
+    "lock": False,
+    "rlock": False,
+    "condition": False,
+    "semaphore": False,
+    "queue": "Empty",
+    "simple queue": "Empty",
+    "join": "TimeoutError",
+    "wait": [],
+    "sleep": None,
+}
+
+
+@pytest.mark.parametrize("kind", TIMED_WAITS)
+def test_every_thread_parked_but_one_wait_times_out_by_itself(kind: str) -> None:
+    """Main joins T with no deadline, holding what T waits for, and T waits with
+    its own timeout only: were that wait counted as stuck, the global rule
+    would fire. It must not: T's wait ends by itself, then T, then the join."""
+    held, rheld = threado.Lock(), threado.RLock()
+    with held, rheld:
+        t = threado.spawn(
+            _timed_result, kind, timed_wait(kind, 0.05, held, rheld), name=f"timed-{kind}"
+        )
+        result = t.join()  # no Deadlock here: T's wait ends by itself
+    assert result == TIMED_OUT_AS[kind]
+
+
+def test_a_cycle_through_a_timed_rlock_wait_is_not_a_deadlock() -> None:
+    """T1 holds l1 and waits for l2 with a timeout; main, holding l2, waits for
+    l1 with none. Were T1's wait counted, the cycle rule would fire at main's
+    park; T1 gives up instead, lets go of l1, and main gets it."""
+    l1, l2 = threado.RLock(), threado.RLock()
+
+    def t1() -> bool:
+        with l1:
+            return l2.acquire(timeout=0.1)
+
+    with l2:
+        t = threado.spawn(t1, name="T1")
+        wait_parked(t)  # it holds l1 and waits for l2
+        with l1:  # no Deadlock: T1's wait ends by itself
+            pass
+    assert t.join() is False
+
+
+def test_timed_waits_in_a_fresh_interpreter() -> None:
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    out = in_fresh_interpreter(
+        f"""
+        import sys
+        sys.path.insert(0, {tests_dir!r})
+        import threado, threado.testing
+        from helpers import TIMED_WAITS, timed_wait
+        for kind in TIMED_WAITS:
+            held, rheld = threado.Lock(), threado.RLock()
+            with held, rheld:
+                t = threado.spawn(timed_wait(kind, 0.02, held, rheld))
+                try:
+                    t.join()
+                except threado.ThreadError as e:
+                    assert not isinstance(e.__cause__, threado.Deadlock), kind
+        l1, l2 = threado.RLock(), threado.RLock()
+        def t1():
+            with l1:
+                return l2.acquire(timeout=0.05)
+        with l2:
+            t = threado.spawn(t1)
+            threado.testing.wait_parked(t)
+            with l1:
+                pass
+        print("no deadlock", t.join())
+        """
+    )
+    assert out.strip() == "no deadlock False"
 
 
 def test_an_enclosing_timeout_is_not_a_deadlock() -> None:

@@ -8,6 +8,7 @@ import threading
 import traceback
 
 import pytest
+from helpers import TIMED_WAITS, timed_wait
 
 import threado
 from threado.testing import wait_parked
@@ -98,6 +99,64 @@ def test_snapshot_shows_deadline_and_pending_cancel() -> None:
         a.wait()
         b.join()
     assert a.cancelled
+
+
+@pytest.mark.parametrize("kind", TIMED_WAITS)
+def test_snapshot_deadline_is_the_waits_own_timeout(kind: str) -> None:
+    """No timeout scope: the wait's own timeout is the deadline shown."""
+    held, rheld = threado.Lock(), threado.RLock()
+    with held, rheld:
+        t = threado.spawn(timed_wait(kind, 60, held, rheld), name=f"own-{kind}")
+        wait_parked(t)
+        if kind == "join":  # parked in the join, not the joined thread's wait
+            while by_name(f"own-{kind}").waiting_on is None:
+                wait_parked(t)
+        now = threado.clock()
+        try:
+            s = by_name(f"own-{kind}")
+            out = io.StringIO()
+            threado.dump(out)
+        finally:
+            t.cancel()
+    assert s.waiting_on is not None
+    assert s.deadline is not None
+    assert now + 50 < s.deadline <= now + 60
+    assert f"Thread 'own-{kind}'" in out.getvalue()
+    text = out.getvalue()
+    assert "  deadline in 59." in text or "  deadline in 60.000 s" in text, text
+
+
+@pytest.mark.parametrize(
+    ("scope", "own", "shown"), [(30, 60, 30), (60, 30, 30), (None, None, None)]
+)
+def test_snapshot_deadline_is_the_earlier_of_scope_and_wait(
+    scope: float | None, own: float | None, shown: float | None
+) -> None:
+    ev, later = threado.Event(), threado.Event()
+
+    def waits() -> None:
+        with threado.timeout_after(scope):
+            ev.wait(own)
+        later.wait()  # no deadline at all: none is shown
+
+    t = threado.spawn(waits, name="earlier")
+    wait_parked(t)
+    now = threado.clock()
+    try:
+        first = by_name("earlier").deadline
+        ev.set()
+        while by_name("earlier").waiting_on is not later:
+            wait_parked(t)
+        second = by_name("earlier").deadline
+    finally:
+        later.set()
+        t.join()
+    if shown is None:
+        assert first is None
+    else:
+        assert first is not None
+        assert now + shown - 10 < first <= now + shown
+    assert second is None  # the timed wait's own deadline left with it
 
 
 def test_dump_text() -> None:

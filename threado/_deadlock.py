@@ -458,7 +458,7 @@ def _make_report(me: _Park, frame: FrameType | None, recs: dict[int, _Park], rul
 
 
 def sync_report(me: ThreadState, others: list[ThreadState], frame: FrameType | None) -> Deadlock:
-    """The report of a synchronous run's exact deadlock (``threado._sync_mode``):
+    """The report of a synchronous run's exact deadlock (``threado._sync_run``):
     ``me`` parked last, ``others`` are the run's other parked threads."""
     recs: dict[int, _Park] = {
         st.ident or 0: cast(_Park, (st, None, st.waiting_on)) for st in [me, *others]

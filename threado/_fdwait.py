@@ -238,7 +238,7 @@ def poll_fds(
     was_waiting = wakeup.waiting  # an outer I/O wait, if we run in a signal handler
     try:
         wakeup.arm()  # before the check below: see the module docstring
-        announce(st, what if what is not None else f"descriptors {sorted(fds)}")
+        announce(st, what if what is not None else f"descriptors {sorted(fds)}", deadline)
         while True:
             st.check()
             d = st.effective_deadline(deadline)

@@ -12,7 +12,9 @@ Theory of operation
 
 A snapshot is assembled from plain attribute reads: the thread's
 ``ThreadState`` (found through ``_state.states``, copied under its leaf lock),
-its ``waiting_on``/``wait_since``/``deadline``/``cancel`` fields, the frame
+its ``waiting_on``/``wait_since``/``wait_deadline``/``deadline``/``cancel``
+fields (a parked thread's deadline is the earlier of its wait's own and its
+scopes'), the frame
 ``sys._current_frames()`` returns for it, and the owner fields of the
 ``RLock``\\s that threads wait on. It takes no lock of any primitive and
 never waits for the threads it looks at, so it cannot block them or deadlock
@@ -25,7 +27,12 @@ re-validates what it reads (see ``_deadlock``).
 ``Condition``) that some thread waits on and whose owner is this thread:
 threado does not track every lock a thread holds (an uncontended acquire
 does no bookkeeping), only who owns what somebody is waiting for, which is
-what a hang needs explained. A ``Lock`` has no owner, so it never appears.
+what a hang needs explained. A ``Lock`` has no owner, so it never appears:
+any thread may release it, and recording the acquiring thread on its
+uncontended ``acquire()`` (a ``get_ident()`` call and a store, even only
+while detection is on) costs about 15% of an uncontended ``acquire()`` +
+``release()`` (callgrind and ``bench.py --only "Lock acquire"`` on 3.13),
+far above the 3% such bookkeeping may cost there.
 """
 
 from __future__ import annotations
@@ -91,9 +98,11 @@ class ThreadSnapshot:
             primitive, a thread handle, a description of descriptors), or
             ``None`` while it runs or blocks outside threado.
         since: The :func:`threado.clock` time its wait began, or ``None``.
-        deadline: The earliest deadline of its enclosing timeout scopes (a
-            :func:`threado.clock` time), or ``None``. A wait's own
-            ``timeout`` argument is not recorded.
+        deadline: When its wait ends by itself (a :func:`threado.clock`
+            time), or ``None``: the earlier of its enclosing timeout scopes'
+            deadline and, while it is parked, the wait's own timeout
+            (``lock.acquire(timeout=5)``, ``event.wait(5)``). Running, only
+            the scopes' deadline counts.
         holds: The locks it owns that some thread waits for (see the module
             docstring).
         cancel_requested: Whether a cancellation is pending for it.
@@ -178,13 +187,20 @@ def snapshot(
     """Build the snapshot of thread ``ident`` from what was read of it."""
     t = getattr(threading, "_active", {}).get(ident)
     what = st.waiting_on if st is not None else None
+    deadline = None
+    if st is not None:
+        # Read each field once: they are a moment's values (see above).
+        deadline = st.deadline
+        own = st.wait_deadline if what is not None else None
+        if own is not None and (deadline is None or own < deadline):
+            deadline = own
     return ThreadSnapshot(
         name=thread_name(ident),
         ident=ident,
         daemon=bool(t.daemon) if t is not None else False,
         waiting_on=what,
         since=st.wait_since if st is not None and what is not None else None,
-        deadline=st.deadline if st is not None else None,
+        deadline=deadline,
         holds=list(holds or ()),
         cancel_requested=st is not None and st.cancel is not None,
         stack=_stack(frame),

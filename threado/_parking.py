@@ -150,21 +150,22 @@ on_park: Callable[[ParkRecord], BaseException | None] | None = None
 load_detector: Callable[[], None] | None = None
 
 
-def announce(st: ThreadState, what: object) -> None:
-    """Record what ``st`` is parked on, and wake anybody watching for it."""
+def announce(st: ThreadState, what: object, deadline: float | None = None) -> None:
+    """Record what ``st`` is parked on (until its own ``deadline``), and wake anybody watching."""
     st.wait_since = clock()
     st.waiting_on = what
+    st.wait_deadline = deadline
     if st.watchers:
         wake_watchers(st)
 
 
-def enter_wait(st: ThreadState) -> tuple[object, float]:
+def enter_wait(st: ThreadState) -> tuple[object, float, float | None]:
     """Start a wait; return what :func:`leave_wait` needs to restore."""
     st.depth += 1
-    return st.waiting_on, st.wait_since
+    return st.waiting_on, st.wait_since, st.wait_deadline
 
 
-def leave_wait(st: ThreadState, saved: tuple[object, float]) -> None:
+def leave_wait(st: ThreadState, saved: tuple[object, float, float | None]) -> None:
     """End a wait started by :func:`enter_wait`.
 
     A wait inside another one happens only in a signal handler that runs
@@ -174,7 +175,7 @@ def leave_wait(st: ThreadState, saved: tuple[object, float]) -> None:
     outer wait is parked on.
     """
     st.depth -= 1
-    st.waiting_on, st.wait_since = saved
+    st.waiting_on, st.wait_since, st.wait_deadline = saved
     if st.depth:
         unpark(st)
 
@@ -388,7 +389,7 @@ class WaitQueue:
         saved = enter_wait(st)
         rec = dead = None
         try:
-            announce(st, what)
+            announce(st, what, deadline)
             hook = on_park
             if hook is not None and deadline is None and st.deadline is None and st.depth == 1:
                 rec = (st, w, what)
@@ -475,7 +476,7 @@ def park_until(st: ThreadState, deadline: float | None, what: object) -> None:
     """
     saved = enter_wait(st)
     try:
-        announce(st, what)
+        announce(st, what, deadline)
         while True:
             if st.cancel is not None or st.deadline is not None:
                 exc = st.pending_cancel()

@@ -1,6 +1,6 @@
 """Scheduling strategies of synchronous runs: who runs next at each decision.
 
-``threado._sync_mode`` asks its run's strategy at every scheduling decision:
+``threado._sync_run`` asks its run's strategy at every scheduling decision:
 when the thread holding the turn parks (``yielding`` false: the options are
 the ready threads, in the order they became ready) and at a possible switch
 (``yielding`` true: the yielding thread first, choosing it means no switch).
@@ -15,7 +15,7 @@ from ._typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from random import Random
 
-    from ._sync_mode import Member
+    from ._sync_run import Member
 
 __all__ = [
     "FIFOStrategy",
@@ -43,6 +43,9 @@ class Strategy:
 
     #: Whether checkpoint() and lock acquisitions are possible switches.
     preempts = True
+    #: First come, first served: the run takes the first option without asking
+    #: (and records no schedule).
+    fifo = False
     name = "fifo"
 
     def on_join(self, m: Member) -> None:
@@ -62,6 +65,7 @@ class FIFOStrategy(Strategy):
     """No seed: first come, first served; only ``sleep(0)`` yields."""
 
     preempts = False
+    fifo = True
 
     def pick(self, options: list[Member], yielding: bool, step: int, decider: Member | None) -> int:
         return 1 if yielding and len(options) > 1 else 0

@@ -143,7 +143,7 @@ class SimpleQueue(Generic[T]):
                     finally:
                         exc = None
                 if not announced:
-                    announce(st, self)
+                    announce(st, self, deadline)
                     announced = True
                 if (
                     not block_until(st, st.effective_deadline(deadline))

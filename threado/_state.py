@@ -36,9 +36,11 @@ Theory of operation
   after; the owner pushes and pops without the lock and redoes the push or
   pop under it if ``scope_gen`` moved meanwhile (see ``_scopes``).
 
-* ``waiting_on``/``wait_since`` say what the thread is parked on, for
-  ``repr`` and introspection. They are set once the waiter is registered
-  wherever its wake-up will come from.
+* ``waiting_on``/``wait_since``/``wait_deadline`` say what the thread is
+  parked on, since when, and until when by the wait's own timeout (``None``:
+  none; the scopes' deadline is ``deadline``), for ``repr`` and
+  introspection. They are set once the waiter is registered wherever its
+  wake-up will come from.
 * :data:`states` maps the ident of every live thread that has a state to
   it, so that introspection (``threado.threads()``) can find the state of
   another thread; entries are added when a state is installed and removed
@@ -175,6 +177,7 @@ class ThreadState:
         "sync",
         "token",
         "visible_from",
+        "wait_deadline",
         "wait_since",
         "waiting_on",
         "wakeup",
@@ -198,6 +201,8 @@ class ThreadState:
         self.scope_gen = 0
         self.waiting_on: object = None
         self.wait_since = 0.0
+        # The parked wait's own deadline (its timeout), for introspection.
+        self.wait_deadline: float | None = None
         # Waits in progress: more than one only when a signal handler waits
         # while the thread is parked (see _parking.enter_wait).
         self.depth = 0
@@ -414,7 +419,7 @@ def _after_fork_in_child() -> None:
     st.token.acquire()
     if st.scope_lock is not None:
         st.scope_lock = _thread.RLock()  # a canceller may have held it
-    st.waiting_on = None
+    st.waiting_on = st.wait_deadline = None
     st.watchers = None
     st.wakeup = None
     st.ident = threading.get_ident()

@@ -500,7 +500,11 @@ def _wait(items: list[Any], deadline: float | None, wait_all: bool) -> list[Any]
                     until = t
             until = st.effective_deadline(until)
             if not announced:
-                _announce(st, _Waiting(items, "ALL_COMPLETED" if wait_all else "FIRST_COMPLETED"))
+                _announce(
+                    st,
+                    _Waiting(items, "ALL_COMPLETED" if wait_all else "FIRST_COMPLETED"),
+                    deadline,
+                )
                 announced = True
             if pollset is not None:
                 revents = pollset.poll(until)

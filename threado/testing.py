@@ -24,7 +24,8 @@ from ._errors import ThreadCancelled
 from ._parking import add_watcher, block, remove_watcher
 from ._schedule import PCTStrategy, PrefixStrategy, RandomStrategy, Strategy, check_seed
 from ._state import clock, get_state
-from ._sync_mode import Run, execute
+from ._sync_mode import execute
+from ._sync_run import Run
 from ._threads import Thread, handle_of
 
 __all__ = ["ExploreResult", "explore", "replay", "wait_parked"]

@@ -1,6 +1,15 @@
 """Synchronous runs: the cost of passing the turn, and how fast ``explore`` finds bugs.
 
-The latency rows run the events family's ping-pong inside
+The issue's row, "baton hand-off between two threads (synchronous mode) vs
+stdlib Condition ping-pong round trip", measures the turn itself: two
+threads of a FIFO synchronous run pass it back and forth with ``sleep(0)``
+(which always gives the turn away), one sample per round trip (two
+hand-offs: one OS wake-up of the partner, one of us), against the standard
+library's Condition ping-pong round trip (two wake-ups too). The row
+"hand-off control" runs that stdlib side against itself: its distance from
+1.00x is the noise of the run (``--only hand-off`` runs all of them).
+
+The other latency rows run the events family's ping-pong inside
 ``threado.run(..., synchronous=True)``, where every exchange passes the
 run's turn twice (a park gives it to the partner, the partner's park gives it
 back), against the same ping-pong between free-running threads: the
@@ -21,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from time import perf_counter_ns
 
 from harness import Case, Figure, FigureCase, LatencyCase, Mode
 
@@ -34,6 +44,34 @@ from .events import _condition_ping_pong, _event_ping_pong
 def _in_sync_run(sampler: Callable[[int], list[int]], n: int) -> list[int]:
     """Take the samples inside a synchronous run (FIFO)."""
     return threado.run(sampler, n, synchronous=True)
+
+
+def _baton_round_trip(n: int) -> list[int]:
+    """Two threads of a synchronous run hand the turn to each other with ``sleep(0)``.
+
+    One sample: our ``sleep(0)`` gives the turn to the partner, whose own
+    ``sleep(0)`` gives it back. Called inside the run.
+    """
+    stop = False
+
+    def partner() -> None:
+        while not stop:
+            threado.sleep(0)
+
+    t = threado.spawn(partner)
+    clock = perf_counter_ns
+    out: list[int] = []
+    append = out.append
+    try:
+        threado.sleep(0)  # the partner starts and gives the turn back
+        for _ in range(n):
+            t0 = clock()
+            threado.sleep(0)
+            append(clock() - t0)
+    finally:
+        stop = True
+        t.join()
+    return out
 
 
 _STD_EVENT = partial(_event_ping_pong, threading.Event, start_stdlib)
@@ -139,6 +177,15 @@ def measure_explore(mode: Mode) -> list[Figure]:
 
 CASES: list[Case] = [
     LatencyCase(
+        "baton hand-off between two threads (synchronous mode) vs stdlib Condition "
+        "ping-pong round trip",
+        _STD_CONDITION,
+        partial(_in_sync_run, _baton_round_trip),
+        1.0,
+        samples=3000,
+        p99_target=1.5,
+    ),
+    LatencyCase(
         "turn hand-off, synchronous vs stdlib (Event ping-pong)",
         _STD_EVENT,
         partial(_in_sync_run, _EVENT),
@@ -158,6 +205,13 @@ CASES: list[Case] = [
         "turn hand-off, synchronous vs free threado (Condition ping-pong)",
         _CONDITION,
         partial(_in_sync_run, _CONDITION),
+        None,
+        samples=3000,
+    ),
+    LatencyCase(
+        "hand-off control: stdlib Condition ping-pong round trip vs itself",
+        _STD_CONDITION,
+        _STD_CONDITION,
         None,
         samples=3000,
     ),
