@@ -50,7 +50,7 @@ EXPECTED: dict[str, list[str]] = {
         "main: cancel() returned True; cancelled=True",
     ],
     "sync.py": [
-        "main: <locked threado.Lock object waiting=1 ",
+        "main: <locked threado.Lock object locked by holder (ident ",
         "waiter: cancelled while waiting; the with block never ran",
         "main: waiter cancelled, the holder still has the lock: locked=True",
         "main: holder cancelled, its with block released the lock: locked=False",

@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -225,13 +226,56 @@ def test_works_from_a_plain_thread(make_lock: LockFactory) -> None:
     holder.join()
 
 
+def test_a_lock_knows_its_holder_on_every_path_that_takes_it() -> None:
+    """Fast path, timed, slow path (retry and hand-off), and a Condition's re-acquire."""
+    lock = threado.Lock()
+    me = f"locked by {threading.current_thread().name} (ident {threading.get_ident()})"
+    for take in (lock.acquire, partial(lock.acquire, timeout=5), lock.__enter__):
+        take()
+        assert me in repr(lock)
+        lock.release()
+        assert "locked by" not in repr(lock)
+    # A waiter that gets it after a wait (retry or hand-off) is named.
+    holder, release = held_elsewhere(lock)
+    assert f"locked by {holder.name}" in repr(lock)
+    got, done = threading.Event(), threading.Event()
+
+    def wait_then_hold() -> None:
+        lock.acquire()
+        got.set()
+        done.wait()
+
+    waiter = threado.spawn(wait_then_hold, name="the-waiter")
+    wait_parked(waiter)
+    release.set()
+    holder.join()
+    got.wait()
+    assert "locked by the-waiter" in repr(lock)
+    done.set()
+    waiter.join()
+    lock.release()
+    cond = threado.Condition(lock)
+    with cond:
+        cond.wait(0.001)  # released and re-acquired
+        assert me in repr(lock)
+    snapshot_holds: list[object] = []
+    with lock:
+        t = threado.spawn(lock.acquire, name="blocked")
+        wait_parked(t)
+        me_snapshot = next(s for s in threado.threads() if s.ident == threading.get_ident())
+        snapshot_holds = me_snapshot.holds
+        t.cancel()
+    assert snapshot_holds == [lock]
+
+
 def test_reprs_show_state() -> None:
     lock = threado.Lock()
     assert repr(lock).startswith("<unlocked threado.Lock object waiting=0 at 0x")
     holder, release = held_elsewhere(lock)
     waiter = threado.spawn(lock.acquire)
     wait_parked(waiter)
-    assert repr(lock).startswith("<locked threado.Lock object waiting=1 at 0x")
+    who = f"locked by {holder.name} (ident {holder.ident})"
+    assert repr(lock).startswith(f"<locked threado.Lock object {who} waiting=1 at 0x")
     assert "waiting on <locked threado.Lock" in repr(waiter)
     release.set()
     holder.join()

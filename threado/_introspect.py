@@ -23,16 +23,14 @@ of one snapshot may belong to slightly different moments. That is what a
 thread dump can promise; the deadlock detector, which must be exact,
 re-validates what it reads (see ``_deadlock``).
 
-``holds`` lists the owner-released locks (``RLock``, and the ``RLock`` under a
-``Condition``) that some thread waits on and whose owner is this thread:
-threado does not track every lock a thread holds (an uncontended acquire
-does no bookkeeping), only who owns what somebody is waiting for, which is
-what a hang needs explained. A ``Lock`` has no owner, so it never appears:
-any thread may release it, and recording the acquiring thread on its
-uncontended ``acquire()`` (a ``get_ident()`` call and a store, even only
-while detection is on) costs about 15% of an uncontended ``acquire()`` +
-``release()`` (callgrind and ``bench.py --only "Lock acquire"`` on 3.13),
-far above the 3% such bookkeeping may cost there.
+``holds`` lists the locks (``Lock``, ``RLock``, and the lock under a
+``Condition``) that some thread waits on and that this thread holds:
+threado does not keep a list of every lock a thread holds (that would cost
+every uncontended ``acquire()``), only who holds each lock, which is what a
+hang needs explained. An ``RLock`` knows its owner; a ``Lock`` records the
+thread that acquired it (one ``get_ident()`` and a store on ``acquire()``:
+SPEC asks its repr to say "locked by worker-3"), although any thread may
+release it.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ import threading
 from types import FrameType
 
 from ._condition import Condition
-from ._locks import RLock
+from ._locks import Lock, RLock
 from ._state import ThreadState, clock, states, states_mutex, thread_name
 from ._typing import TYPE_CHECKING
 
@@ -156,11 +154,19 @@ ThreadSnapshot.__module__ = "threado"
 
 
 def owner_of(obj: object) -> int | None:
-    """Return the ident owning ``obj`` if it is an owned lock (or a Condition over one)."""
+    """Return the ident holding ``obj`` if it is a held lock (or a Condition over one).
+
+    For an ``RLock``, its owner; for a ``Lock``, the thread that acquired it
+    (any thread may release a ``Lock``, so the deadlock detector's cycle
+    rule never follows it; reports only show it).
+    """
     if isinstance(obj, Condition):
         obj = obj._lock
     if isinstance(obj, RLock):
         return obj._owner
+    if isinstance(obj, Lock):
+        holder = obj._holder
+        return holder if obj._inner.locked() else None
     return None
 
 

@@ -218,11 +218,16 @@ class Lock(_LockCore):
     wait (an uncontended acquire skips the cancellation check, for speed).
     """
 
-    __slots__ = ()
+    __slots__ = ("_holder",)
 
     def __init__(self) -> None:
         self._inner = _thread.allocate_lock()
         self._init_queue()
+        # The ident of the thread that last acquired it: who holds it while
+        # it is locked (SPEC: a repr says "locked by worker-3"), stale once
+        # released (readers test locked() first). Written by the acquirer
+        # just after taking ``_inner``, or by a releaser handing it over.
+        self._holder: int | None = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock; a blocking point if it has to wait.
@@ -244,12 +249,14 @@ class Lock(_LockCore):
             sync_switch()  # a possible switch in a synchronous run
         if timeout == -1:
             if self._inner.acquire(False):
+                self._holder = _get_ident()
                 return True
             if not blocking:
                 return False
             return self._acquire_slow(None)
         deadline = lock_deadline(blocking, timeout)
         if self._inner.acquire(False):
+            self._holder = _get_ident()
             return True
         if not blocking or timeout == 0:
             return False
@@ -258,10 +265,13 @@ class Lock(_LockCore):
     __enter__ = acquire
 
     def _try(self) -> bool:
-        return bool(self._inner.acquire(False))
+        if self._inner.acquire(False):
+            self._holder = _get_ident()
+            return True
+        return False
 
     def _handed(self, w: Waiter) -> None:
-        pass  # a Lock has no owner to record
+        self._holder = w.state.ident
 
     def release(self) -> None:
         """Release the lock; any thread may release it.
@@ -298,12 +308,14 @@ class Lock(_LockCore):
         self.release()
 
     def _acquire_restore(self, _state: None) -> None:
-        if not self._inner.acquire(False):
+        if self._inner.acquire(False):
+            self._holder = _get_ident()
+        else:
             with shield():  # a Condition's re-acquire must not be cancelled
                 self.acquire()
 
     def _try_acquire_restore(self, _state: None) -> bool:
-        return bool(self._inner.acquire(False))
+        return self._try()
 
     def _at_fork_reinit(self) -> None:
         self._reinit_queue()
@@ -311,8 +323,14 @@ class Lock(_LockCore):
     def __repr__(self) -> str:
         # The standard library's shape, plus the waiters. Lock-free reads: a
         # repr never blocks (deadlock reports use it), and holds no times.
-        state = "locked" if self._inner.locked() else "unlocked"
-        return f"<{state} threado.Lock object waiting={len(self._queue)} at {id(self):#x}>"
+        # A Lock has no owner (any thread may release it); its holder is the
+        # thread that acquired it, named as SPEC's "locked by worker-3".
+        holder = self._holder
+        waiting = len(self._queue)
+        if not self._inner.locked():
+            return f"<unlocked threado.Lock object waiting={waiting} at {id(self):#x}>"
+        by = "" if holder is None else f"locked by {thread_name(holder)} (ident {holder}) "
+        return f"<locked threado.Lock object {by}waiting={waiting} at {id(self):#x}>"
 
 
 class RLock(_LockCore):
