@@ -10,7 +10,8 @@ enqueues *before* it releases the lock, so a notify made by the next holder
 of the lock always finds it. A notified waiter abandoned by an exception
 passes the notification to the next waiter, so none is lost. A cancelled
 wait re-acquires the lock inside a shield before the cancellation
-propagates.
+propagates; so is any exception raised while it waits (a signal handler's
+``KeyboardInterrupt``): ``wait()`` returns or raises with the lock held.
 
 The condition works over threado's locks and over ``threading``'s (any
 object with ``acquire``/``release``), using the lock's own
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import _thread
 
+from ._errors import Deadlock
 from ._locks import Lock, RLock
 from ._parking import TIMED_OUT, WaitQueue, wait_deadline
 from ._scopes import shield
@@ -105,7 +107,8 @@ class Condition:
         """Release the lock, wait for a notify, re-acquire; a blocking point.
 
         The lock is re-acquired before this returns or raises, also when the
-        wait is cancelled (the re-acquire is shielded from the cancellation).
+        wait is cancelled (the re-acquire is shielded from the cancellation) or
+        anything else interrupts it.
 
         Returns:
             ``True`` if notified, ``False`` if ``timeout`` passed.
@@ -139,9 +142,36 @@ class Condition:
             raise
         finally:
             if not self._try_restore(saved):
-                with shield():  # the re-acquire must not be cancelled
-                    self._acquire_restore(saved)
+                self._restore(saved)
         return result is not TIMED_OUT
+
+    def _restore(self, saved: Any) -> None:
+        """Re-acquire the lock, shielded; raise what interrupted it once held.
+
+        An exception raised while the re-acquire waits (a signal handler's
+        ``KeyboardInterrupt``) is raised once the lock is held again, so
+        :meth:`wait` never returns or raises without its lock. Deadlock
+        detection raises elsewhere (see ``threado._deadlock``); only when
+        every thread of a deadlock re-acquires a Condition's lock does
+        :class:`Deadlock` come here, and then it propagates: the lock can
+        never be had.
+        """
+        pending: BaseException | None = None
+        with shield():  # the re-acquire must not be cancelled
+            while True:
+                try:
+                    self._acquire_restore(saved)
+                    break
+                except Deadlock:
+                    raise
+                except BaseException as exc:
+                    if pending is None:
+                        pending = exc
+        if pending is not None:
+            try:
+                raise pending
+            finally:
+                pending = None  # no frame -> traceback -> exception cycle
 
     def _pass_on(self, _result: object) -> None:
         """A notified waiter was abandoned by an exception: notify another."""

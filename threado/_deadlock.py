@@ -45,6 +45,20 @@ cycle is stuck, so none ever will. The parking thread raises, whatever
 other threads do. (A ``Lock`` or a semaphore can be released by any thread,
 so they count only in the global rule.)
 
+Who raises
+----------
+
+The thread whose park completed the picture raises, unless it is a
+``Condition.wait`` re-acquiring its lock: that wait must return or raise
+with the lock held (SPEC §2, as for a cancellation), and the lock is the
+one it can never get. It stays parked, still stuck, and wakes another
+thread of the deadlock (the owner of the lock it wants first), whose wait
+runs the analysis again on that wake-up (``_parking`` calls the hook again
+on a wake-up that brings nothing) and raises; unwinding, that thread
+usually releases what the re-acquire waits for. Only when every thread
+involved is re-acquiring does the re-acquire raise itself, without its lock:
+nobody else could.
+
 Cost and races closed
 ---------------------
 
@@ -109,7 +123,7 @@ from ._parking import PENDING, Latch, ParkRecord, WaitQueue, block
 from ._parking import parked as _parked
 from ._queues import Queue
 from ._semaphores import Semaphore
-from ._state import ThreadState, clock
+from ._state import ThreadState, clock, unpark
 from ._threads import Thread
 from ._typing import TYPE_CHECKING, cast
 
@@ -199,11 +213,49 @@ def _check(me: _Park, rule: Any) -> Deadlock | None:
         if me[1].result is not PENDING:
             return None  # handed something meanwhile: not stuck after all
         frame = _wait_frame(sys._getframe())
-        # Leave before releasing the mutex: later analyses see us running.
-        ident = _get_ident()
-        if _parked.get(ident) is me:
-            del _parked[ident]
+        victim = _victim(me, frame, second) if _reacquiring(frame) else None
+        if victim is None:
+            # Leave before releasing the mutex: later analyses see us running.
+            ident = _get_ident()
+            if _parked.get(ident) is me:
+                del _parked[ident]
+    if victim is not None:
+        # A Condition's re-acquire cannot raise with its lock held: we stay
+        # parked (stuck) and wake another thread of the deadlock, whose wait
+        # runs the analysis again and raises (see "Who raises").
+        unpark(victim[0])
+        return None
     return _make_report(me, frame, second, "cycle" if rule is _cycle else "global")
+
+
+def _reacquiring(wait: FrameType | None) -> bool:
+    """Whether the ``WaitQueue.wait`` frame ``wait`` is a ``Condition.wait``'s re-acquire."""
+    f = wait.f_back if wait is not None else None
+    if f is None or f.f_code is not _ACQUIRE_CODE:
+        return False
+    for _ in range(3):  # _acquire_slow <- acquire <- _acquire_restore <- Condition._restore
+        f = f.f_back
+        if f is None:
+            return False
+        if f.f_code is _COND_RESTORE_CODE:
+            return True
+    return False
+
+
+def _victim(me: _Park, frame: FrameType | None, recs: dict[int, _Park]) -> _Park | None:
+    """The thread of ``recs`` to raise instead of ``me``: one not re-acquiring.
+
+    The owner of the lock ``me`` waits for comes first (its raise unwinds the
+    ``with`` that holds it); ``None`` if every thread is re-acquiring.
+    """
+    frames = _other_frames()
+    owner = owner_of(me[2])
+    order = sorted(recs, key=lambda i: i != owner)
+    for ident in order:
+        rec = recs[ident]
+        if rec is not me and not _reacquiring(_wait_frame(frames.get(ident))):
+            return rec
+    return None
 
 
 # -- what a stuck thread looks like ------------------------------------------
@@ -218,6 +270,8 @@ _PARK_CODES: frozenset[CodeType] = frozenset()
 #: Caller of WaitQueue.wait -> the types of ``what`` that caller announces.
 _CALLERS: dict[CodeType, tuple[type, ...]] = {}
 _WAIT_CODE: Final = WaitQueue.wait.__code__
+_ACQUIRE_CODE: Final = _LockCore._acquire_slow.__code__
+_COND_RESTORE_CODE: Final = Condition._restore.__code__
 
 
 def _init_codes() -> None:
@@ -229,6 +283,10 @@ def _init_codes() -> None:
         _on_park,
         _check,
         _nap,
+        _reacquiring,
+        _victim,
+        _other_frames,
+        unpark,
         _nobody_handed,
         _global,
         _cycle,

@@ -45,8 +45,11 @@ timeout nor an enclosing scope's), having announced what it waits on,
 records ``(state, waiter, what)`` in :data:`parked` (O(1), a fresh tuple per
 park) and calls the hook, which may return an exception to raise instead of
 blocking; the wait then abandons through the same path as a cancellation,
-so a hand-off that raced with the decision is returned, never dropped.
-However the wait ends, the thread removes its record.
+so a hand-off that raced with the decision is returned, never dropped. A
+wake-up that brings nothing (no hand-off, no cancel) calls the hook again:
+the detector wakes a thread that way to raise in the place of one that
+cannot (a ``Condition``'s re-acquire). However the wait ends, the thread
+removes its record.
 """
 
 from __future__ import annotations
@@ -400,6 +403,10 @@ class WaitQueue:
                     exc, dead = dead, None  # abandon as a cancellation would
                 if exc is None:
                     if block(st, st.effective_deadline(deadline)):
+                        if rec is not None and hook is not None and w.result is PENDING:
+                            # Woken with nothing: the detector may have woken us
+                            # to raise in the place of a thread that cannot.
+                            dead = hook(rec)
                         continue
                     if deadline is None or clock() < deadline:
                         continue  # a scope deadline: pending_cancel() sees it
