@@ -24,7 +24,7 @@ import _thread
 
 from ._errors import Deadlock
 from ._locks import Lock, RLock
-from ._parking import TIMED_OUT, WaitQueue, wait_deadline
+from ._parking import TIMED_OUT, Waiter, WaitQueue, wait_deadline
 from ._scopes import shield
 from ._state import clock, get_state
 from ._state import local as _local
@@ -129,7 +129,8 @@ class Condition:
         w = None
         try:
             with self._mutex:
-                w = self._queue.enqueue_locked(st)
+                w = Waiter(st)  # self._queue.enqueue_locked(st), inlined
+                self._queue.waiters.append(w)
             saved = self._release_save()
         except BaseException:
             if w is not None:  # interrupted before releasing the lock

@@ -162,6 +162,10 @@ _ABORT_ONLY_MODULES: Final = frozenset({"pytest_timeout", "threado._runner"})
 
 _RETRY: Final[Any] = object()
 
+#: Whether parks filter out the global analysis cheaply (tests turn it off
+#: to run the full analysis at nearly every park).
+_PREFILTER = True
+
 
 def _nap(seconds: float = _PAUSE) -> None:
     _nap_lock.acquire(True, seconds)
@@ -181,17 +185,18 @@ def _on_park(rec: _Park) -> BaseException | None:
     # The main thread and the running threads started by _thread (which
     # threading and threado use) must all be parked for a global deadlock;
     # foreign threads are the analysis's business. One C call, no lock.
-    if len(_parked) > _count() and _nobody_handed():
+    if len(_parked) > _count():
+        # Cheap filter, inlined (every park of a busy program gets here): no
+        # registered thread has a hand-off or cancel waiting.
+        if _PREFILTER:
+            try:
+                for st, w, _what in _parked.values():
+                    if w.result is not PENDING or st.cancel is not None:
+                        return None
+            except RuntimeError:  # changed while we read it: somebody is not
+                return None  # parked (it parks later and analyses then, or ends)
         return _check(rec, _global)
     return None
-
-
-def _nobody_handed() -> bool:
-    """Cheap filter: no registered thread has a hand-off or cancel waiting."""
-    for st, w, _what in list(_parked.values()):
-        if w.result is not PENDING or st.cancel is not None:
-            return False
-    return True
 
 
 def _check(me: _Park, rule: Any) -> Deadlock | None:
@@ -287,7 +292,6 @@ def _init_codes() -> None:
         _victim,
         _other_frames,
         unpark,
-        _nobody_handed,
         _global,
         _cycle,
         _stuck,

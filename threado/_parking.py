@@ -61,8 +61,11 @@ import sys
 from _thread import LockType
 from collections import deque
 
+from . import _state
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 from ._typing import TYPE_CHECKING
+
+_monotonic = _state._monotonic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -386,7 +389,12 @@ class WaitQueue:
         saved = enter_wait(st)
         rec = dead = None
         try:
-            announce(st, what)
+            # announce(st, what), inlined with its clock() read (every park).
+            now = _state.virtual_now
+            st.wait_since = _monotonic() if now is None else clock()
+            st.waiting_on = what
+            if st.watchers:
+                wake_watchers(st)
             hook = on_park
             if hook is not None and deadline is None and st.deadline is None and st.depth == 1:
                 rec = (st, w, what)
@@ -402,7 +410,8 @@ class WaitQueue:
                 if exc is None and dead is not None:
                     exc, dead = dead, None  # abandon as a cancellation would
                 if exc is None:
-                    if block(st, st.effective_deadline(deadline)):
+                    d = deadline if st.deadline is None else st.effective_deadline(deadline)
+                    if block(st, d):
                         if rec is not None and hook is not None and w.result is PENDING:
                             # Woken with nothing: the detector may have woken us
                             # to raise in the place of a thread that cannot.
@@ -435,7 +444,11 @@ class WaitQueue:
         finally:
             if rec is not None:
                 parked.pop(st.ident or 0, None)
-            leave_wait(st, saved)
+            # leave_wait(st, saved), inlined.
+            st.depth -= 1
+            st.waiting_on, st.wait_since = saved
+            if st.depth:
+                unpark(st)
 
     def abandon(
         self,
