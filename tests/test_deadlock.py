@@ -685,14 +685,9 @@ def test_a_condition_reacquire_completing_a_deadlock_leaves_the_raise_to_another
 
     t = threado.spawn(b, name="B")
     wait_parked(t)
-    found = None
-    with cond:
+    with cond, pytest.raises(threado.Deadlock) as info:
         cond.notify()
-        try:
-            forever.wait()
-        except threado.Deadlock as dl:
-            found = dl
+        forever.wait()
     assert outcome(t) is None
     assert seen == [True, True]
-    assert found is not None
-    assert {s.name for s in found.threads} == {"B", threading.current_thread().name}
+    assert {s.name for s in info.value.threads} == {"B", threading.current_thread().name}
