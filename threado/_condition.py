@@ -30,6 +30,8 @@ from ._state import clock, get_state
 from ._state import local as _local
 from ._typing import TYPE_CHECKING, TypeVar
 
+_get_ident = _thread.get_ident
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
@@ -61,6 +63,8 @@ class Condition:
         # threado's own Lock: its C ownership test, without a Python frame.
         if type(lock) is Lock:
             self._is_owned = lock._inner.locked
+        # threado's own RLock: its ownership test inlined in wait and notify.
+        self._rlock: RLock | None = lock if type(lock) is RLock else None
         # Re-acquire without blocking if we can (no shield needed then).
         self._try_restore: Callable[[Any], bool]
         if isinstance(lock, Lock | RLock):
@@ -118,7 +122,8 @@ class Condition:
             ThreadCancelled: the thread was cancelled or a deadline passed
                 (the lock is held again when it propagates).
         """
-        if not self._is_owned():
+        rlock = self._rlock
+        if not (rlock._owner == _get_ident() if rlock is not None else self._is_owned()):
             raise RuntimeError("cannot wait on un-acquired lock")
         deadline = None if timeout is None else wait_deadline(timeout)
         st = _local.state
@@ -142,7 +147,13 @@ class Condition:
             self._queue.abandon(w, self._pass_on)
             raise
         finally:
-            if not self._try_restore(saved):
+            if rlock is not None:  # RLock._try_acquire_restore, inlined
+                if rlock._inner.acquire(False):
+                    rlock._owner = _get_ident()
+                    rlock._count = saved[0]
+                else:
+                    self._restore(saved)
+            elif not self._try_restore(saved):
                 self._restore(saved)
         return result is not TIMED_OUT
 
@@ -209,7 +220,8 @@ class Condition:
         Raises:
             RuntimeError: the caller does not hold the lock.
         """
-        if not self._is_owned():
+        rlock = self._rlock
+        if not (rlock._owner == _get_ident() if rlock is not None else self._is_owned()):
             raise RuntimeError("cannot notify on un-acquired lock")
         with self._mutex:
             queue = self._queue

@@ -327,11 +327,13 @@ class WaitQueue:
         finally:
             # The wake-up is one C call made in a finally, so that an
             # interrupt arriving here cannot skip it.
+            st = w.state
             try:
-                w.state.token.release()
+                st.token.release()
             except RuntimeError:
                 pass
-            _wake_io(w.state)
+            if st.wakeup is not None:  # _wake_io(st), inlined
+                st.wakeup.wake()
         return True
 
     def handoff_all_locked(self, value: Any = True) -> int:
