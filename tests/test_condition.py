@@ -360,3 +360,52 @@ def test_condition_notify_abandoned_by_an_async_exception_goes_to_the_next_waite
     monkeypatch.undo()
     second.join()
     assert woken == [True]  # the notification was passed on, not lost
+
+
+@pytest.mark.parametrize("make_lock", [threado.Lock, threado.RLock], ids=["Lock", "RLock"])
+def test_an_exception_during_the_reacquire_is_raised_with_the_lock_held(make_lock: Any) -> None:
+    """A signal handler raising while wait() re-acquires: raised once the lock is held."""
+    import signal
+
+    from signals import Once, resend_until
+
+    class Boom(Exception):
+        pass
+
+    def boom(_signum: int, _frame: object) -> None:
+        raise Boom
+
+    cond = threado.Condition(make_lock())
+    handler = Once(boom)
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()
+    main_st = get_state()
+    old = signal.signal(signal.SIGUSR1, handler)
+
+    def other() -> None:
+        me = get_state()
+        with cond:
+            cond.notify()
+            while main_st.waiting_on is not cond._lock:  # re-acquiring, held by us
+                _parking.add_watcher(main_st, me)
+                try:
+                    if main_st.waiting_on is not cond._lock:
+                        _parking.block(me, None)
+                finally:
+                    _parking.remove_watcher(main_st, me)
+            resend_until(lambda: signal.pthread_kill(main, signal.SIGUSR1), handler)
+
+    try:
+        owned = None
+        with cond:
+            t = threado.spawn(other)
+            with pytest.raises(Boom):
+                try:
+                    cond.wait()
+                finally:
+                    owned = cond._is_owned()
+        t.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert owned is True
+    assert not cond._lock.locked()

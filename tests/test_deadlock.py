@@ -281,9 +281,9 @@ def test_condition_cycle() -> None:
                 pass
         except threado.Deadlock as dl:
             found = dl
-    if found is None:
-        found = deadlock_in(outcome(t))
-    t.wait()
+    # Whichever parked last, main raises: B, re-acquiring in a Condition,
+    # could not raise with its lock held (and its `with` would then fail).
+    assert outcome(t) is None
     assert found is not None
     assert {s.name for s in found.threads} == {"B", threading.current_thread().name}
 
@@ -745,3 +745,38 @@ def test_a_deadlocking_pytest_test_fails_at_once_with_the_report(tmp_path: Any) 
     assert "threado.Deadlock: deadlock: '" in proc.stdout  # main or consumer closed it
     assert "Thread 'consumer'" in proc.stdout
     assert "Thread 'MainThread'" in proc.stdout
+
+
+# -- a Condition's re-acquire never raises without its lock -------------------------
+
+
+@pytest.mark.parametrize("kind", ["rlock", "lock"])
+def test_a_condition_reacquire_completing_a_deadlock_leaves_the_raise_to_another(
+    kind: str,
+) -> None:
+    """B, notified, re-acquires the lock main holds while main waits forever.
+
+    B's park completes the picture, but B cannot raise with its lock held:
+    main (the other thread of the deadlock) raises instead, releases the lock
+    as its ``with`` ends, and B's ``wait()`` returns with the lock held.
+    """
+    cond = threado.Condition(threado.RLock() if kind == "rlock" else threado.Lock())
+    forever = threado.Event()
+    seen: list[object] = []
+
+    def b() -> None:
+        try:
+            with cond:
+                seen.append(cond.wait())
+                seen.append(cond._is_owned())
+        finally:
+            forever.set()  # had B raised instead, main would wait no more
+
+    t = threado.spawn(b, name="B")
+    wait_parked(t)
+    with cond, pytest.raises(threado.Deadlock) as info:
+        cond.notify()
+        forever.wait()
+    assert outcome(t) is None
+    assert seen == [True, True]
+    assert {s.name for s in info.value.threads} == {"B", threading.current_thread().name}

@@ -10,7 +10,8 @@ enqueues *before* it releases the lock, so a notify made by the next holder
 of the lock always finds it. A notified waiter abandoned by an exception
 passes the notification to the next waiter, so none is lost. A cancelled
 wait re-acquires the lock inside a shield before the cancellation
-propagates.
+propagates; so is any exception raised while it waits (a signal handler's
+``KeyboardInterrupt``): ``wait()`` returns or raises with the lock held.
 
 The condition works over threado's locks and over ``threading``'s (any
 object with ``acquire``/``release``), using the lock's own
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import _thread
 
+from ._errors import Deadlock
 from ._locks import Lock, RLock
-from ._parking import TIMED_OUT, WaitQueue, wait_deadline
+from ._parking import TIMED_OUT, Waiter, WaitQueue, wait_deadline
 from ._scopes import shield
 from ._state import clock, get_state
 from ._state import local as _local
 from ._typing import TYPE_CHECKING, TypeVar
+
+_get_ident = _thread.get_ident
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,6 +63,8 @@ class Condition:
         # threado's own Lock: its C ownership test, without a Python frame.
         if type(lock) is Lock:
             self._is_owned = lock._inner.locked
+        # threado's own RLock: its ownership test inlined in wait and notify.
+        self._rlock: RLock | None = lock if type(lock) is RLock else None
         # Re-acquire without blocking if we can (no shield needed then).
         self._try_restore: Callable[[Any], bool]
         if isinstance(lock, Lock | RLock):
@@ -105,7 +111,8 @@ class Condition:
         """Release the lock, wait for a notify, re-acquire; a blocking point.
 
         The lock is re-acquired before this returns or raises, also when the
-        wait is cancelled (the re-acquire is shielded from the cancellation).
+        wait is cancelled (the re-acquire is shielded from the cancellation) or
+        anything else interrupts it.
 
         Returns:
             ``True`` if notified, ``False`` if ``timeout`` passed.
@@ -115,7 +122,8 @@ class Condition:
             ThreadCancelled: the thread was cancelled or a deadline passed
                 (the lock is held again when it propagates).
         """
-        if not self._is_owned():
+        rlock = self._rlock
+        if not (rlock._owner == _get_ident() if rlock is not None else self._is_owned()):
             raise RuntimeError("cannot wait on un-acquired lock")
         deadline = None if timeout is None else wait_deadline(timeout)
         st = _local.state
@@ -126,7 +134,8 @@ class Condition:
         w = None
         try:
             with self._mutex:
-                w = self._queue.enqueue_locked(st)
+                w = Waiter(st)  # self._queue.enqueue_locked(st), inlined
+                self._queue.waiters.append(w)
             saved = self._release_save()
         except BaseException:
             if w is not None:  # interrupted before releasing the lock
@@ -138,10 +147,43 @@ class Condition:
             self._queue.abandon(w, self._pass_on)
             raise
         finally:
-            if not self._try_restore(saved):
-                with shield():  # the re-acquire must not be cancelled
-                    self._acquire_restore(saved)
+            if rlock is not None:  # RLock._try_acquire_restore, inlined
+                if rlock._inner.acquire(False):
+                    rlock._owner = _get_ident()
+                    rlock._count = saved[0]
+                else:
+                    self._restore(saved)
+            elif not self._try_restore(saved):
+                self._restore(saved)
         return result is not TIMED_OUT
+
+    def _restore(self, saved: Any) -> None:
+        """Re-acquire the lock, shielded; raise what interrupted it once held.
+
+        An exception raised while the re-acquire waits (a signal handler's
+        ``KeyboardInterrupt``) is raised once the lock is held again, so
+        :meth:`wait` never returns or raises without its lock. Deadlock
+        detection raises elsewhere (see ``threado._deadlock``); only when
+        every thread of a deadlock re-acquires a Condition's lock does
+        :class:`Deadlock` come here, and then it propagates: the lock can
+        never be had.
+        """
+        pending: BaseException | None = None
+        with shield():  # the re-acquire must not be cancelled
+            while True:
+                try:
+                    self._acquire_restore(saved)
+                    break
+                except Deadlock:
+                    raise
+                except BaseException as exc:
+                    if pending is None:
+                        pending = exc
+        if pending is not None:
+            try:
+                raise pending
+            finally:
+                pending = None  # no frame -> traceback -> exception cycle
 
     def _pass_on(self, _result: object) -> None:
         """A notified waiter was abandoned by an exception: notify another."""
@@ -178,7 +220,8 @@ class Condition:
         Raises:
             RuntimeError: the caller does not hold the lock.
         """
-        if not self._is_owned():
+        rlock = self._rlock
+        if not (rlock._owner == _get_ident() if rlock is not None else self._is_owned()):
             raise RuntimeError("cannot notify on un-acquired lock")
         with self._mutex:
             queue = self._queue

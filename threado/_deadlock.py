@@ -48,6 +48,20 @@ cycle is stuck, so none ever will. The parking thread raises, whatever
 other threads do. (A ``Lock`` or a semaphore can be released by any thread,
 so they count only in the global rule.)
 
+Who raises
+----------
+
+The thread whose park completed the picture raises, unless it is a
+``Condition.wait`` re-acquiring its lock: that wait must return or raise
+with the lock held (SPEC §2, as for a cancellation), and the lock is the
+one it can never get. It stays parked, still stuck, and wakes another
+thread of the deadlock (the owner of the lock it wants first), whose wait
+runs the analysis again on that wake-up (``_parking`` calls the hook again
+on a wake-up that brings nothing) and raises; unwinding, that thread
+usually releases what the re-acquire waits for. Only when every thread
+involved is re-acquiring does the re-acquire raise itself, without its lock:
+nobody else could.
+
 Cost and races closed
 ---------------------
 
@@ -112,7 +126,7 @@ from ._parking import PENDING, Latch, ParkRecord, WaitQueue, block
 from ._parking import parked as _parked
 from ._queues import Queue
 from ._semaphores import Semaphore
-from ._state import ThreadState, clock
+from ._state import ThreadState, clock, unpark
 from ._threads import Thread
 from ._typing import TYPE_CHECKING, cast
 
@@ -151,6 +165,10 @@ _ABORT_ONLY_MODULES: Final = frozenset({"pytest_timeout", "threado._runner"})
 
 _RETRY: Final[Any] = object()
 
+#: Whether parks filter out the global analysis cheaply (tests turn it off
+#: to run the full analysis at nearly every park).
+_PREFILTER = True
+
 
 def _nap(seconds: float = _PAUSE) -> None:
     _nap_lock.acquire(True, seconds)
@@ -170,17 +188,18 @@ def _on_park(rec: _Park) -> BaseException | None:
     # The main thread and the running threads started by _thread (which
     # threading and threado use) must all be parked for a global deadlock;
     # foreign threads are the analysis's business. One C call, no lock.
-    if len(_parked) > _count() and _nobody_handed():
+    if len(_parked) > _count():
+        # Cheap filter, inlined (every park of a busy program gets here): no
+        # registered thread has a hand-off or cancel waiting.
+        if _PREFILTER:
+            try:
+                for st, w, _what in _parked.values():
+                    if w.result is not PENDING or st.cancel is not None:
+                        return None
+            except RuntimeError:  # changed while we read it: somebody is not
+                return None  # parked (it parks later and analyses then, or ends)
         return _check(rec, _global)
     return None
-
-
-def _nobody_handed() -> bool:
-    """Cheap filter: no registered thread has a hand-off or cancel waiting."""
-    for st, w, _what in list(_parked.values()):
-        if w.result is not PENDING or st.cancel is not None:
-            return False
-    return True
 
 
 def _check(me: _Park, rule: Any) -> Deadlock | None:
@@ -202,11 +221,49 @@ def _check(me: _Park, rule: Any) -> Deadlock | None:
         if me[1].result is not PENDING:
             return None  # handed something meanwhile: not stuck after all
         frame = _wait_frame(sys._getframe())
-        # Leave before releasing the mutex: later analyses see us running.
-        ident = _get_ident()
-        if _parked.get(ident) is me:
-            del _parked[ident]
+        victim = _victim(me, frame, second) if _reacquiring(frame) else None
+        if victim is None:
+            # Leave before releasing the mutex: later analyses see us running.
+            ident = _get_ident()
+            if _parked.get(ident) is me:
+                del _parked[ident]
+    if victim is not None:
+        # A Condition's re-acquire cannot raise with its lock held: we stay
+        # parked (stuck) and wake another thread of the deadlock, whose wait
+        # runs the analysis again and raises (see "Who raises").
+        unpark(victim[0])
+        return None
     return _make_report(me, frame, second, "cycle" if rule is _cycle else "global")
+
+
+def _reacquiring(wait: FrameType | None) -> bool:
+    """Whether the ``WaitQueue.wait`` frame ``wait`` is a ``Condition.wait``'s re-acquire."""
+    f = wait.f_back if wait is not None else None
+    if f is None or f.f_code is not _ACQUIRE_CODE:
+        return False
+    for _ in range(3):  # _acquire_slow <- acquire <- _acquire_restore <- Condition._restore
+        f = f.f_back
+        if f is None:
+            return False
+        if f.f_code is _COND_RESTORE_CODE:
+            return True
+    return False
+
+
+def _victim(me: _Park, frame: FrameType | None, recs: dict[int, _Park]) -> _Park | None:
+    """The thread of ``recs`` to raise instead of ``me``: one not re-acquiring.
+
+    The owner of the lock ``me`` waits for comes first (its raise unwinds the
+    ``with`` that holds it); ``None`` if every thread is re-acquiring.
+    """
+    frames = _other_frames()
+    owner = owner_of(me[2])
+    order = sorted(recs, key=lambda i: i != owner)
+    for ident in order:
+        rec = recs[ident]
+        if rec is not me and not _reacquiring(_wait_frame(frames.get(ident))):
+            return rec
+    return None
 
 
 # -- what a stuck thread looks like ------------------------------------------
@@ -221,6 +278,8 @@ _PARK_CODES: frozenset[CodeType] = frozenset()
 #: Caller of WaitQueue.wait -> the types of ``what`` that caller announces.
 _CALLERS: dict[CodeType, tuple[type, ...]] = {}
 _WAIT_CODE: Final = WaitQueue.wait.__code__
+_ACQUIRE_CODE: Final = _LockCore._acquire_slow.__code__
+_COND_RESTORE_CODE: Final = Condition._restore.__code__
 
 
 def _init_codes() -> None:
@@ -237,7 +296,10 @@ def _init_codes() -> None:
         _on_park,
         _check,
         _nap,
-        _nobody_handed,
+        _reacquiring,
+        _victim,
+        _other_frames,
+        unpark,
         _global,
         _cycle,
         _stuck,

@@ -459,7 +459,12 @@ class RLock(_LockCore):
         state = (self._count, self._owner)
         self._count = 0
         self._owner = None
-        self._unlock()
+        if self._waiters:
+            self._unlock()
+        else:  # _unlock()'s fast path, inlined: every Condition.wait comes here
+            self._inner.release()
+            if self._waiters:  # somebody queued meanwhile: see the docstring
+                self._wake_one()
         return state
 
     def _acquire_restore(self, state: tuple[int, int | None]) -> None:
@@ -532,6 +537,7 @@ def use_free_threaded_paths(lock_type: type[_LockCore]) -> None:
         # RLock.release ends in _unlock() unless no waiter was seen: route the
         # last level through the mutex as well.
         lock_type.release = _rlock_release_without_peeking  # type: ignore[method-assign]
+        lock_type._release_save = _rlock_release_save_without_peeking  # type: ignore[method-assign]
 
 
 def _rlock_release_without_peeking(self: RLock) -> None:
@@ -544,6 +550,16 @@ def _rlock_release_without_peeking(self: RLock) -> None:
     self._count = 0
     self._owner = None
     self._unlock_locked()
+
+
+def _rlock_release_save_without_peeking(self: RLock) -> tuple[int, int | None]:
+    if self._owner != _get_ident():
+        raise RuntimeError("cannot release un-acquired lock")
+    state = (self._count, self._owner)
+    self._count = 0
+    self._owner = None
+    self._unlock_locked()
+    return state
 
 
 if _FREE_THREADED:

@@ -45,8 +45,11 @@ timeout nor an enclosing scope's), having announced what it waits on,
 records ``(state, waiter, what)`` in :data:`parked` (O(1), a fresh tuple per
 park) and calls the hook, which may return an exception to raise instead of
 blocking; the wait then abandons through the same path as a cancellation,
-so a hand-off that raced with the decision is returned, never dropped.
-However the wait ends, the thread removes its record.
+so a hand-off that raced with the decision is returned, never dropped. A
+wake-up that brings nothing (no hand-off, no cancel) calls the hook again:
+the detector wakes a thread that way to raise in the place of one that
+cannot (a ``Condition``'s re-acquire). However the wait ends, the thread
+removes its record.
 """
 
 from __future__ import annotations
@@ -58,8 +61,11 @@ import sys
 from _thread import LockType
 from collections import deque
 
+from . import _state
 from ._state import TIMEOUT_MAX, ThreadState, clock, get_state, unpark
 from ._typing import TYPE_CHECKING
+
+_monotonic = _state._monotonic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -327,11 +333,13 @@ class WaitQueue:
         finally:
             # The wake-up is one C call made in a finally, so that an
             # interrupt arriving here cannot skip it.
+            st = w.state
             try:
-                w.state.token.release()
+                st.token.release()
             except RuntimeError:
                 pass
-            _wake_io(w.state)
+            if st.wakeup is not None:  # _wake_io(st), inlined
+                st.wakeup.wake()
         return True
 
     def handoff_all_locked(self, value: Any = True) -> int:
@@ -389,7 +397,13 @@ class WaitQueue:
         saved = enter_wait(st)
         rec = dead = None
         try:
-            announce(st, what, deadline)
+            # announce(st, what, deadline), inlined with its clock() read (every park).
+            now = _state.virtual_now
+            st.wait_since = _monotonic() if now is None else clock()
+            st.waiting_on = what
+            st.wait_deadline = deadline
+            if st.watchers:
+                wake_watchers(st)
             hook = on_park
             if hook is not None and deadline is None and st.deadline is None and st.depth == 1:
                 rec = (st, w, what)
@@ -405,7 +419,12 @@ class WaitQueue:
                 if exc is None and dead is not None:
                     exc, dead = dead, None  # abandon as a cancellation would
                 if exc is None:
-                    if block(st, st.effective_deadline(deadline)):
+                    d = deadline if st.deadline is None else st.effective_deadline(deadline)
+                    if block(st, d):
+                        if rec is not None and hook is not None and w.result is PENDING:
+                            # Woken with nothing: the detector may have woken us
+                            # to raise in the place of a thread that cannot.
+                            dead = hook(rec)
                         continue
                     if deadline is None or clock() < deadline:
                         continue  # a scope deadline: pending_cancel() sees it
@@ -434,7 +453,11 @@ class WaitQueue:
         finally:
             if rec is not None:
                 parked.pop(st.ident or 0, None)
-            leave_wait(st, saved)
+            # leave_wait(st, saved), inlined.
+            st.depth -= 1
+            st.waiting_on, st.wait_since, st.wait_deadline = saved
+            if st.depth:
+                unpark(st)
 
     def abandon(
         self,

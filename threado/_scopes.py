@@ -82,6 +82,7 @@ import time
 from threading import get_ident
 from types import TracebackType
 
+from . import _state as _state_module
 from ._errors import Reason, ThreadCancelled, ThreadTimeout
 from ._parking import check_seconds, park_until
 from ._state import FREE_THREADED, ThreadState, get_state, local, unpark
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
 #: time.sleep itself, bound before threado.patch() can replace it (which
 #: would make sleep(0) call itself).
 _yield = time.sleep
+_time_monotonic = time.monotonic
 
 __all__ = [
     "CancelScope",
@@ -153,7 +155,8 @@ def _push(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> Non
         finally:
             lock.release()
         return
-    # _push_writes, inlined (this is every timeout block's entry):
+    # _push_writes, inlined (this is every shield's and cancel scope's entry;
+    # TimeoutScope.__enter__ inlines its own copy, without the shield case):
     scopes = st.scopes
     prev = entry._prev_deadline = st.deadline
     entry._prev_visible = st.visible_from
@@ -169,13 +172,18 @@ def _push(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> Non
         if d is not None and (prev is None or d < prev):
             st.deadline = d
     if st.scope_gen != gen:  # a canceller ran meanwhile: recompute what we wrote
-        lock = _lock_of(st)
-        lock.acquire()
-        try:
-            entry._prev_deadline = _visible_deadline(st, entry._prev_visible, entry._index)
-            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
-        finally:
-            lock.release()
+        _redo_push(st, entry)
+
+
+def _redo_push(st: ThreadState, entry: _Pushed) -> None:
+    """A canceller ran during a lock-free push: recompute what it wrote, locked."""
+    lock = _lock_of(st)
+    lock.acquire()
+    try:
+        entry._prev_deadline = _visible_deadline(st, entry._prev_visible, entry._index)
+        st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+    finally:
+        lock.release()
 
 
 def _push_writes(st: ThreadState, entry: _Pushed, d: float | None, shield: bool) -> None:
@@ -212,12 +220,17 @@ def _pop(st: ThreadState, entry: _Pushed) -> None:
     st.deadline = entry._prev_deadline
     st.visible_from = entry._prev_visible
     if st.scope_gen != gen:  # a canceller ran meanwhile: recompute
-        lock = _lock_of(st)
-        lock.acquire()
-        try:
-            st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
-        finally:
-            lock.release()
+        _redo_pop(st)
+
+
+def _redo_pop(st: ThreadState) -> None:
+    """A canceller ran during a lock-free pop: recompute the deadline, locked."""
+    lock = _lock_of(st)
+    lock.acquire()
+    try:
+        st.deadline = _visible_deadline(st, st.visible_from, len(st.scopes))
+    finally:
+        lock.release()
 
 
 def _pop_writes(st: ThreadState, entry: _Pushed) -> None:
@@ -425,11 +438,10 @@ class TimeoutScope(CancelScope):
         self, deadline: float | None, raise_on_expiry: bool, seconds: float | None
     ) -> None:
         # CancelScope's and _Pushed's fields, set here (no super() calls).
+        # ``_index``, ``_prev_deadline`` and ``_prev_visible`` are written by
+        # the push, before ``_active`` becomes true, and read only after.
         self._state = None
         self._active = False
-        self._index = 0
-        self._prev_deadline = None
-        self._prev_visible = 0
         self.cancel_called = False
         self.cancelled_caught = False
         self._deadline = deadline
@@ -469,8 +481,31 @@ class TimeoutScope(CancelScope):
         self._state = st
         seconds = self._seconds
         if seconds is not None:  # relative: counts from here
-            self._deadline = _monotonic() + seconds
-        _push(st, self, self._deadline, False)
+            # _monotonic() (``_state.clock``), inlined: no virtual time outside runs.
+            if _state_module.virtual_now is None:
+                d: float | None = _time_monotonic() + seconds
+            else:
+                d = _monotonic() + seconds
+            self._deadline = d
+        else:
+            d = self._deadline
+        gen = st.scope_gen
+        if gen & 1 or _FREE_THREADED:
+            _push(st, self, d, False)
+        else:
+            # _push's lock-free path, inlined (every timeout block's entry).
+            scopes = st.scopes
+            prev = self._prev_deadline = st.deadline
+            self._prev_visible = st.visible_from
+            self._index = len(scopes)
+            scopes.append(self)
+            self._active = True
+            if self.cancel_called:
+                d = _CANCELLED
+            if d is not None and (prev is None or d < prev):
+                st.deadline = d
+            if st.scope_gen != gen:  # a canceller ran meanwhile
+                _redo_push(st, self)
         if st.interrupt is not None and st.deadline is not None:
             st.interrupt.watch(st.deadline)  # an interruptible region watches deadlines
         return self
@@ -487,7 +522,16 @@ class TimeoutScope(CancelScope):
         scopes = st.scopes
         if not scopes or scopes[-1] is not self or get_ident() != st.ident:
             raise _misnested(self, st)
-        _pop(st, self)
+        gen = st.scope_gen
+        if gen & 1 or _FREE_THREADED:
+            _pop(st, self)
+        else:  # _pop's lock-free path, inlined
+            scopes.pop()
+            self._active = False
+            st.deadline = self._prev_deadline
+            st.visible_from = self._prev_visible
+            if st.scope_gen != gen:  # a canceller ran meanwhile
+                _redo_pop(st)
         if exc is None:
             return False
         if isinstance(exc, ThreadCancelled) and exc.source is self:
