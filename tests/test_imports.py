@@ -20,6 +20,7 @@ TYPING = ("typing", "re", "contextlib", "sysconfig", "collections.abc")
 #: deadlock detector with introspection, and the CancelReason enumeration (enum).
 ON_FIRST_USE = (
     "enum",
+    "math",
     "weakref",
     "queue",
     "heapq",

@@ -77,7 +77,6 @@ open around the wait they interrupt.)
 from __future__ import annotations
 
 import _thread
-import math
 import time
 from threading import get_ident
 from types import TracebackType
@@ -418,7 +417,9 @@ class CancelScope(_Pushed):
         return False
 
 
-_CANCELLED = -math.inf
+#: math.inf, without loading math (a shared library) at ``import threado``.
+_INF = float("inf")
+_CANCELLED = -_INF
 
 
 class TimeoutScope(CancelScope):
@@ -753,7 +754,7 @@ def current_deadline() -> float:
     outside a :func:`shield` do not apply inside it).
     """
     d = get_state().deadline
-    return math.inf if d is None else d
+    return _INF if d is None else d
 
 
 def cancel_requested() -> bool:
