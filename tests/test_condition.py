@@ -409,3 +409,49 @@ def test_an_exception_during_the_reacquire_is_raised_with_the_lock_held(make_loc
         signal.signal(signal.SIGUSR1, old)
     assert owned is True
     assert not cond._lock.locked()
+
+
+def test_an_interrupt_after_the_reacquire_took_a_lock_does_not_take_it_twice() -> None:
+    """An exception that strikes once a Lock's re-acquire has taken it: raised, lock held once."""
+
+    class Boom(Exception):
+        pass
+
+    lock = threado.Lock()
+    cond = threado.Condition(lock)
+    real = cond._acquire_restore
+    fired: list[bool] = []
+
+    def take_then_raise(saved: object) -> None:
+        real(saved)  # waits for the lock, then takes it
+        if not fired:
+            fired.append(True)
+            raise Boom  # as a signal handler could, after the lock was taken
+
+    cond._acquire_restore = take_then_raise  # type: ignore[method-assign]
+    outcome: list[object] = []
+
+    def waiter() -> None:
+        with cond:
+            try:
+                cond.wait()
+            except Boom:
+                outcome.append(("Boom", lock.locked(), cond._is_owned()))
+
+    t = threado.spawn(waiter)
+    wait_parked(t)  # in cond.wait
+    st = t._state
+    with cond:
+        cond.notify()
+        me = get_state()
+        while st.waiting_on is not lock:  # woken, now queued for the lock we hold
+            _parking.add_watcher(st, me)
+            try:
+                if st.waiting_on is not lock:
+                    _parking.block(me, None)
+            finally:
+                _parking.remove_watcher(st, me)
+    t.join()  # without the fix: a second acquire of a lock it holds (Deadlock, or a hang)
+    assert fired == [True]
+    assert outcome == [("Boom", True, True)]
+    assert not lock.locked()

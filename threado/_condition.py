@@ -179,11 +179,23 @@ class Condition:
                 except BaseException as exc:
                     if pending is None:
                         pending = exc
+                    if self._reacquired():
+                        break  # it struck after the lock was taken: do not take it twice
         if pending is not None:
             try:
                 raise pending
             finally:
                 pending = None  # no frame -> traceback -> exception cycle
+
+    def _reacquired(self) -> bool:
+        """Whether an interrupted re-acquire of a threado ``Lock`` had taken it.
+
+        ``Lock._release_save`` clears the holder, so the holder reads this
+        thread only if the re-acquire took the lock (an ``RLock`` re-acquired
+        twice just counts one level more; other locks cannot tell).
+        """
+        lock = self._lock
+        return type(lock) is Lock and lock._holder == _get_ident() and bool(lock._inner.locked())
 
     def _pass_on(self, _result: object) -> None:
         """A notified waiter was abandoned by an exception: notify another."""

@@ -305,6 +305,7 @@ class Lock(_LockCore):
         return bool(self._inner.locked())
 
     def _release_save(self) -> None:
+        self._holder = None  # so a Condition's re-acquire can tell that it got it
         self.release()
 
     def _acquire_restore(self, _state: None) -> None:
