@@ -428,7 +428,7 @@ def test_an_interrupt_after_the_reacquire_took_a_lock_does_not_take_it_twice() -
             fired.append(True)
             raise Boom  # as a signal handler could, after the lock was taken
 
-    cond._acquire_restore = take_then_raise  # type: ignore[method-assign]
+    cond._acquire_restore = take_then_raise
     outcome: list[object] = []
 
     def waiter() -> None:
