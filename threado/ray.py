@@ -39,7 +39,7 @@ import uuid
 from typing import Any
 
 from ._events import Event
-from ._process_pool import _Future
+from ._process_future import JobFuture
 from ._remote_executor import Job, RemoteExecutor
 from ._remote_job import STUCK, run_job
 
@@ -175,11 +175,11 @@ class Executor(RemoteExecutor):
         )
         self._remote = ray.remote(_task).options(max_retries=0, **options)
 
-    def _launch(self, token: str, job: Job, future: _Future) -> None:
+    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
         ref = self._remote.remote(self._signals, token, job, self._grace)
         ref.future().add_done_callback(lambda f: self._ended(future, f, token))
 
-    def _ended(self, future: _Future, task: Any, token: str) -> None:
+    def _ended(self, future: JobFuture, task: Any, token: str) -> None:
         if future._cancelling:  # a cancel may wait for a registration that never comes
             self._signals.forget.remote(token)
         exc = task.exception()
