@@ -165,6 +165,34 @@ def nap(seconds: float) -> float:
     return seconds
 
 
+def hold(address: str, then: str = "return") -> int:
+    """Say "started <pid>", wait for a byte from the test, then return the
+    pid or (``then="die"``) exit with code 3."""
+    s = _connect(address)
+    try:
+        s.sendall(b"started %d\n" % os.getpid())
+        s.recv(1)
+    finally:
+        s.close()
+    if then == "die":
+        os._exit(3)
+    return os.getpid()
+
+
+def say(address: str) -> int:
+    """Say "started <pid>" and return the pid."""
+    with _connect(address) as s:
+        s.sendall(b"started %d\n" % os.getpid())
+    return os.getpid()
+
+
+def mark(path: str, seconds: float) -> float:
+    """Create ``path`` (fails if it exists: the job ran twice), then nap."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    threado.sleep(seconds)
+    return seconds
+
+
 def answer_after(seconds: float, value: Any) -> Any:
     threado.sleep(seconds)
     return value

@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as futures_wait
 from multiprocessing import forkserver
+from pathlib import Path
 from typing import Any
 
 import proc_jobs
@@ -68,11 +69,15 @@ def test_random_cancels_racing_completions() -> None:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
-def test_random_cancels_racing_deaths_kills_and_recycling() -> None:
+def test_random_cancels_racing_deaths_kills_and_recycling(tmp_path: Path) -> None:
     """Cancels (twice, from other threads and from done-callbacks) racing
     results, errors, workers dying on their own, workers killed at the grace,
     and workers recycled by ``max_tasks_per_child``; then a shutdown with
-    ``cancel_futures`` while jobs are still queued and running."""
+    ``cancel_futures`` while jobs are still queued and running. Jobs are
+    queued ahead on the busy workers all along: the "mark" jobs create a
+    file, so that a job run twice (a dead worker's job queued ahead sent
+    elsewhere although it had started) fails, and a job cancelled while
+    pending that ran anyway leaves its file behind."""
     rng = random.Random(2222)
     forkserver.ensure_running()
     fds = open_fds()
@@ -102,9 +107,12 @@ def test_random_cancels_racing_deaths_kills_and_recycling() -> None:
     pool = threado.ProcessPoolExecutor(2, max_tasks_per_child=5, grace=0.05)
     threads = []
     for n in range(40):
-        kind = rng.choice(["nap", "nap", "nap", "nap", "die", "stuck", "fail"]) if n else "die"
+        kinds = ["nap", "nap", "mark", "mark", "mark", "die", "stuck", "fail"]
+        kind = rng.choice(kinds) if n else "die"
         f: Future[Any]
-        if kind == "nap":
+        if kind == "mark":
+            f = pool.submit(proc_jobs.mark, str(tmp_path / str(n)), rng.choice([0, 0.001, 0.01]))
+        elif kind == "nap":
             f = pool.submit(proc_jobs.nap, rng.choice([0, 0.001, 0.01]))
         elif kind == "die":
             f = pool.submit(proc_jobs.die, "exit")
@@ -127,8 +135,12 @@ def test_random_cancels_racing_deaths_kills_and_recycling() -> None:
     pool.shutdown(wait=True, cancel_futures=True)  # cancels the others
     for t in threads:
         t.join()
-    for f, kind in jobs:
+    for n, (f, kind) in enumerate(jobs):
         assert f.done()
+        if kind == "mark" and f.cancelled() and not f._cancelling:  # type: ignore[attr-defined]
+            assert not (tmp_path / str(n)).exists(), "cancelled while pending, but it ran"
+        if kind == "mark" and not f.cancelled() and f.exception(timeout=0) is None:
+            assert (tmp_path / str(n)).exists()
         answers = said.get(id(f), set())
         if answers:  # True always means cancelled, False never
             assert answers == {f.cancelled()}, (kind, f, answers)

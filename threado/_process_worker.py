@@ -7,19 +7,26 @@ A worker process runs :func:`worker_main` with its end of a duplex
 ``multiprocessing`` pipe. Its main thread is the *reader*: it receives the
 parent's messages, in the order sent, and never runs a job itself:
 
-* ``(JOB, id, payload)``: hand the job to the *runner*, a threado thread
-  that unpickles and runs ``fn(*args, **kwargs)`` (so the job is
+* ``(JOB, id, payload, slot)``: hand the job to the *runner*, a threado
+  thread that unpickles and runs ``fn(*args, **kwargs)`` (so the job is
   cancellable like any threado thread; see :class:`_Worker` for how one
-  runner serves job after job);
+  runner serves job after job). Jobs queue up here: the parent sends the
+  next job while this one runs (see ``_process_handles``);
 * ``(CANCEL, id)``: if job ``id`` is queued or running here, cancel it
   (``ThreadCancelled`` at its next blocking point; a job that already ended
   is left alone: its answer is on its way);
-* ``None``, or the pipe's end (the parent went away): stop, cancelling a
-  job still running and giving it :data:`EXIT_GRACE` seconds to unwind.
+* ``None``, or the pipe's end (the parent went away): stop, skipping the
+  jobs queued, cancelling a job still running and giving it
+  :data:`EXIT_GRACE` seconds to unwind.
 
-The parent sends a job only to an idle worker and a cancel only for the job
-it believes is running there, so the reader sees a job's cancel before the
-next job: a late cancel never reaches the wrong job.
+Before it starts a job, the runner takes the job's *ticket*: the semaphore
+``tickets[slot]``, which the parent released when it sent the job
+(``acquire(False)``: never blocking). It runs the job only if it got the
+ticket and no cancel came for it; otherwise the parent took the ticket (a
+cancel of the job while it was queued, or the job went to another worker)
+and the job never runs here. Either way the runner answers for every job,
+in the order sent, and every ticket released for a job is taken by one
+side or the other before its slot is used again (see ``_process_future``).
 
 The runner sends one answer per job, ``(status, id, data)``: :data:`OK` with
 the pickled result, :data:`ERROR` with the pickled exception wrapped so
@@ -97,11 +104,12 @@ def _text(obj: object, how: Callable[[object], str]) -> str:
 
 
 class _Job:
-    __slots__ = ("cancel_requested", "id", "payload")
+    __slots__ = ("cancel_requested", "id", "payload", "slot")
 
-    def __init__(self, job_id: int, payload: bytes) -> None:
+    def __init__(self, job_id: int, payload: bytes, slot: int) -> None:
         self.id = job_id
         self.payload = payload
+        self.slot = slot
         self.cancel_requested = False
 
 
@@ -137,22 +145,24 @@ class _Worker:
     thread per job would cost a thread start each). A cancel cancels the
     runner thread itself, and cancellation is level-triggered, so a runner
     whose job was cancelled (or that cancelled itself) ends after that job,
-    and the reader starts a new runner for the next one. ``lock`` makes the
-    two sides agree: the reader cancels the runner only while ``current``
-    is the job to cancel, and the runner changes ``current``, and decides
-    whether to go on, under it; the runner is forgotten (``runner = None``)
-    before its last answer goes out, so the next job finds no runner and
-    starts one.
+    and a new runner takes the next one: the old one starts it once its
+    answer is out (answers keep the order of the jobs), or the reader does
+    when the next job arrives. ``lock`` makes the two sides agree: the
+    reader cancels the runner only while ``current`` is the job to cancel,
+    and the runner changes ``current``, and decides whether to go on, under
+    it.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tickets: tuple[Any, ...]) -> None:
         self.conn = conn
+        self.tickets = tickets
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self.current: _Job | None = None
         self.queued: dict[int, _Job] = {}
         self.runner: Thread[None] | None = None
+        self.stopping = False
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = ForkingPickler.dumps(message)
@@ -168,9 +178,10 @@ class _Worker:
             job = self.jobs.get()
             if job is None:
                 return
+            ticket = self.tickets[job.slot].acquire(False)
             with self.lock:
-                self.queued.pop(job.id, None)
-                skip = job.cancel_requested
+                del self.queued[job.id]
+                skip = job.cancel_requested or not ticket
                 if not skip:
                     self.current = job
             if skip:
@@ -184,14 +195,20 @@ class _Worker:
                     self.runner = None
             self.send(answer)
             if stop:
+                with self.lock:
+                    if self.runner is None and self.queued and not self.stopping:
+                        self.runner = self._spawn()
                 return
+
+    def _spawn(self) -> Thread[None]:
+        return spawn(self.run, name="threado-process-job-runner", daemon=True)
 
     def take(self, job: _Job) -> None:
         """The reader: a new job."""
         with self.lock:
             self.queued[job.id] = job
             if self.runner is None:
-                self.runner = spawn(self.run, name="threado-process-job-runner", daemon=True)
+                self.runner = self._spawn()
         self.jobs.put(job)
 
     def cancel(self, job_id: int) -> None:
@@ -206,8 +223,12 @@ class _Worker:
                     self.runner.cancel(blocking=False)
 
     def stop(self) -> None:
-        """The reader, at the end: cancel a job still running, give it time to unwind."""
+        """The reader, at the end: skip the jobs queued, cancel a job still
+        running, give it time to unwind."""
         with self.lock:
+            self.stopping = True
+            for job in self.queued.values():
+                job.cancel_requested = True
             runner = self.runner
             if self.current is not None:
                 self.current.cancel_requested = True
@@ -222,13 +243,14 @@ def worker_main(
     conn: Connection,
     initializer: Callable[..., object] | None,
     initargs: tuple[Any, ...],
+    tickets: tuple[Any, ...],
 ) -> None:
     """The worker process's main function: read messages until told to stop."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # pragma: no cover - not the main thread
         pass
-    worker = _Worker(conn)
+    worker = _Worker(conn, tickets)
     if initializer is not None:
         try:
             initializer(*initargs)
@@ -243,7 +265,7 @@ def worker_main(
         if message is None:
             break
         if message[0] == JOB:
-            worker.take(_Job(message[1], message[2]))
+            worker.take(_Job(message[1], message[2], message[3]))
         else:
             worker.cancel(message[1])
     worker.stop()

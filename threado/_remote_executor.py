@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-from ._process_pool import _Future
+from ._process_future import JobFuture
 from ._remote_job import CANCELLED, OK, STUCK
 from ._wait import ALL_COMPLETED
 from ._wait import wait as wait_for
@@ -43,7 +43,7 @@ class RemoteExecutor(Executor):
             raise ValueError(f"grace must be a number >= 0, not {grace!r}")
         self._grace = float(grace)
         self._lock = threading.Lock()
-        self._futures: set[_Future] = set()
+        self._futures: set[JobFuture] = set()
         self._shutdown = False
 
     @property
@@ -62,11 +62,11 @@ class RemoteExecutor(Executor):
             raise TypeError(f"{fn!r} is not callable")
         token = f"threado-{uuid.uuid4().hex}"
 
-        def request_cancel(future: _Future) -> None:
+        def request_cancel(future: JobFuture) -> None:
             self._signal(token)
 
-        future = _Future(request_cancel)
-        future._start()
+        future = JobFuture(request_cancel)
+        future._start(None)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -95,12 +95,12 @@ class RemoteExecutor(Executor):
         if wait and futures:
             wait_for(futures, return_when=ALL_COMPLETED)
 
-    def _finish(self, future: _Future, ok: bool, value: Any) -> None:
+    def _finish(self, future: JobFuture, ok: bool, value: Any) -> None:
         with self._lock:
             self._futures.discard(future)
         future._end(ok, value)
 
-    def _outcome(self, future: _Future, kind: str, value: Any) -> None:
+    def _outcome(self, future: JobFuture, kind: str, value: Any) -> None:
         """End ``future`` with a task's ``(kind, value)`` (see ``_remote_job``)."""
         if kind == OK:
             self._finish(future, True, value)
@@ -111,7 +111,7 @@ class RemoteExecutor(Executor):
 
     # -- for the engines ------------------------------------------------------------------
 
-    def _launch(self, token: str, job: Job, future: _Future) -> None:
+    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
         """Submit ``job`` (``(fn, args, kwargs)``) as a task; see ``_remote_job``."""
         raise NotImplementedError
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._process_pool import _Future
+from ._process_future import JobFuture
 from ._remote_executor import Job, RemoteExecutor
 from ._remote_job import STUCK, run_job
 
@@ -77,11 +77,11 @@ class Executor(RemoteExecutor):
         super().__init__(grace)
         self._client = client
 
-    def _launch(self, token: str, job: Job, future: _Future) -> None:
+    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
         task = self._client.submit(_task, token, job, self._grace, pure=False)
         task.add_done_callback(lambda t: self._ended(future, t))
 
-    def _ended(self, future: _Future, task: Any) -> None:
+    def _ended(self, future: JobFuture, task: Any) -> None:
         status = task.status
         if status == "finished":
             try:

@@ -11,12 +11,17 @@ is never run twice) that runs the job in a threado thread on the worker
 (see ``threado._remote_job``); its signal is a threado ``Event`` in the
 worker process. Cancels travel through one async actor per Ray namespace,
 ``threado-signals`` (:class:`_Signals`): a task registers its job's token
-with its process's key (not waiting for an answer) and unregisters it at
-the end; ``future.cancel()`` sends the token to the actor, which queues it
-for the process running the job; that process's watcher thread, started
-with its first job, waits in ``ray.get(signals.watch.remote(key))`` (the
-actor answers when a cancel is queued: no polling) and sets the job's
-signal. A job's path costs no actor round trip.
+with its process's key (not waiting for an answer); ``future.cancel()``
+sends the token to the actor, which queues it for the process running the
+job; that process's watcher thread, started with its first job, waits in
+``ray.get(signals.watch.remote(key))`` (the actor answers when a cancel is
+queued: no polling) and sets the job's signal. A job's path costs one actor
+call, not waited for: a Ray worker process runs one task at a time, so a
+registration replaces the one before it from the same process (a cancel
+for a job that has ended finds no signal there and is dropped), and there
+is no unregistering. The actor's handle is looked up once per process (a
+handle passed with each task costs its deserialization, and the first call
+through each new handle a lookup).
 
 A job still running ``grace`` seconds after its cancel is stuck in code
 threado cannot interrupt: its task ends its own worker process
@@ -39,7 +44,7 @@ import uuid
 from typing import Any
 
 from ._events import Event
-from ._process_pool import _Future
+from ._process_future import JobFuture
 from ._remote_executor import Job, RemoteExecutor
 from ._remote_job import STUCK, run_job
 
@@ -61,6 +66,7 @@ class _Signals:
 
     def __init__(self) -> None:
         self._where: dict[str, str] = {}
+        self._current: dict[str, str] = {}  # key -> the token registered last
         self._early: set[str] = set()
         self._queued: dict[str, list[str]] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
@@ -70,14 +76,17 @@ class _Signals:
         self._wakeups.setdefault(key, asyncio.Event()).set()
 
     async def register(self, token: str, key: str) -> None:
+        # One task at a time per process: the job registered before from
+        # this process has ended.
+        previous = self._current.pop(key, None)
+        if previous is not None:
+            self._where.pop(previous, None)
         if token in self._early:
             self._early.discard(token)
             self._post(key, token)
         else:
             self._where[token] = key
-
-    async def unregister(self, token: str) -> None:
-        self._where.pop(token, None)
+            self._current[key] = token
 
     async def cancel(self, token: str) -> None:
         key = self._where.get(token)
@@ -119,6 +128,23 @@ def _watch(signals: Any, key: str) -> None:
                 signal.set()
 
 
+_handle: list[Any] = []  # the actor's handle in this process
+
+
+def _signals_here() -> Any:
+    """This process's handle on the signals actor (looked up once)."""
+    with _local_lock:
+        if _handle:
+            return _handle[0]
+    import ray
+
+    signals = ray.get_actor(SIGNALS_NAME)
+    with _local_lock:
+        if not _handle:
+            _handle.append(signals)
+        return _handle[0]
+
+
 def _watcher_key(signals: Any) -> str:
     with _local_lock:
         if not _key:
@@ -129,8 +155,9 @@ def _watcher_key(signals: Any) -> str:
         return _key[0]
 
 
-def _task(signals: Any, token: str, job: Job, grace: float) -> tuple[str, Any]:
+def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
     """The Ray task: run the job; a cancel routed here sets its signal."""
+    signals = _signals_here()
     key = _watcher_key(signals)
     signal = Event()
     with _local_lock:
@@ -141,7 +168,6 @@ def _task(signals: Any, token: str, job: Job, grace: float) -> tuple[str, Any]:
     finally:
         with _local_lock:
             del _local[token]
-        signals.unregister.remote(token)
     if kind == STUCK:
         os._exit(1)  # the stuck thread cannot be stopped: Ray replaces this worker
     return kind, value
@@ -175,11 +201,11 @@ class Executor(RemoteExecutor):
         )
         self._remote = ray.remote(_task).options(max_retries=0, **options)
 
-    def _launch(self, token: str, job: Job, future: _Future) -> None:
-        ref = self._remote.remote(self._signals, token, job, self._grace)
+    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
+        ref = self._remote.remote(token, job, self._grace)
         ref.future().add_done_callback(lambda f: self._ended(future, f, token))
 
-    def _ended(self, future: _Future, task: Any, token: str) -> None:
+    def _ended(self, future: JobFuture, task: Any, token: str) -> None:
         if future._cancelling:  # a cancel may wait for a registration that never comes
             self._signals.forget.remote(token)
         exc = task.exception()
