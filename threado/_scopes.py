@@ -719,15 +719,20 @@ def sleep(seconds: float) -> None:
         TypeError: ``seconds`` is not a number.
         ValueError: ``seconds`` is negative or NaN.
     """
-    seconds = check_seconds(seconds, "sleep length")
-    if seconds < 0:
-        raise ValueError("sleep length must be non-negative")
-    st = get_state()
-    st.check()
+    if seconds != 0 or type(seconds) is not int:  # sleep(0) is a hot path (a yield)
+        seconds = check_seconds(seconds, "sleep length")
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+    st = local.state
+    if st is None:
+        st = get_state()
+    if st.cancel is not None or st.deadline is not None:
+        st.check()
     if seconds == 0:
         if st.sync is not None:  # in a synchronous run: the turn goes round
             yield_turn(st, True)
-            st.check()
+            if st.cancel is not None or st.deadline is not None:
+                st.check()
         else:
             _yield(0)
         return
