@@ -9,19 +9,24 @@ Theory of operation
 :class:`Executor` submits each job as a Ray task (``max_retries=0``: a job
 is never run twice) that runs the job in a threado thread on the worker
 (see ``threado._remote_job``); its signal is a threado ``Event`` in the
-worker process. Cancels travel through one async actor per Ray namespace,
-``threado-signals`` (:class:`_Signals`): a task registers its job's token
-with its process's key (not waiting for an answer); ``future.cancel()``
-sends the token to the actor, which queues it for the process running the
-job; that process's watcher thread, started with its first job, waits in
-``ray.get(signals.watch.remote(key))`` (the actor answers when a cancel is
-queued: no polling) and sets the job's signal. A job's path costs one actor
-call, not waited for: a Ray worker process runs one task at a time, so a
-registration replaces the one before it from the same process (a cancel
-for a job that has ended finds no signal there and is dropped), and there
-is no unregistering. The actor's handle is looked up once per process (a
-handle passed with each task costs its deserialization, and the first call
-through each new handle a lookup).
+worker process, kept in ``_running`` under the job's token while it runs.
+Cancels travel through one async actor per Ray namespace,
+``threado-signals`` (:class:`_Signals`), which keeps the set of tokens
+cancelled and a version. ``future.cancel()`` adds the token (and the parent
+drops it again with ``forget`` once the future has ended). Each worker
+process runs a watcher thread, started with its first job, that waits in
+``ray.get(signals.watch.remote(version))``: the actor answers when a cancel
+moves the version (no polling), with the whole set; the watcher keeps that
+set and sets the signal of each job of the set running here. A job that
+starts after its cancel reached the watcher finds its token in the set
+kept and starts cancelled; one that starts before is in ``_running`` when
+the watcher looks (both under ``_local_lock``).
+
+So a job's path costs no actor call: nothing is registered per job, and
+the parent need not know which process runs it. The price is on the
+cancel's path: each cancel wakes every worker process's watcher (one
+answer each, with the tokens cancelled and not yet forgotten). The actor's
+handle is looked up once per process.
 
 A job still running ``grace`` seconds after its cancel is stuck in code
 threado cannot interrupt: its task ends its own worker process
@@ -40,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import uuid
 from typing import Any
 
 from ._events import Event
@@ -54,120 +58,98 @@ SIGNALS_NAME = "threado-signals"
 
 
 class _Signals:
-    """The actor that routes cancels to the worker processes running the jobs.
+    """The actor that tells the worker processes which jobs are cancelled.
 
-    A job's task registers its token with its process's key while the job
-    runs; a cancel for a registered token is queued for that process, whose
-    watcher thread (see :func:`_watch`) waits in :meth:`watch`. A cancel that
-    comes before the registration waits in ``_early`` (the parent drops it
-    with :meth:`forget` once the future has ended). Methods run one at a time
-    on the actor's event loop, in the order each caller sent them.
+    It keeps the tokens of the jobs cancelled whose futures have not ended
+    yet (``cancel`` adds one, the parent's ``forget`` drops it once the
+    future has ended) and a version that moves with each cancel. Each worker
+    process's watcher thread (see :func:`_watch`) waits in :meth:`watch`
+    with the version it has seen; the call returns the new version and the
+    whole set once a cancel moved it. Methods run one at a time on the
+    actor's event loop. The actor keeps nothing per job that runs, nor per
+    worker process.
     """
 
     def __init__(self) -> None:
-        self._where: dict[str, str] = {}
-        self._current: dict[str, str] = {}  # key -> the token registered last
-        self._early: set[str] = set()
-        self._queued: dict[str, list[str]] = {}
-        self._wakeups: dict[str, asyncio.Event] = {}
-
-    def _post(self, key: str, token: str) -> None:
-        self._queued.setdefault(key, []).append(token)
-        self._wakeups.setdefault(key, asyncio.Event()).set()
-
-    async def register(self, token: str, key: str) -> None:
-        # One task at a time per process: the job registered before from
-        # this process has ended.
-        previous = self._current.pop(key, None)
-        if previous is not None:
-            self._where.pop(previous, None)
-        if token in self._early:
-            self._early.discard(token)
-            self._post(key, token)
-        else:
-            self._where[token] = key
-            self._current[key] = token
+        self._cancelled: set[str] = set()
+        self._version = 0
+        self._changed = asyncio.Event()
 
     async def cancel(self, token: str) -> None:
-        key = self._where.get(token)
-        if key is None:
-            self._early.add(token)
-        else:
-            self._post(key, token)
+        if token not in self._cancelled:
+            self._cancelled.add(token)
+            self._version += 1
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
 
     async def forget(self, token: str) -> None:
-        self._early.discard(token)
+        self._cancelled.discard(token)
 
-    async def watch(self, key: str) -> list[str]:
-        wakeup = self._wakeups.setdefault(key, asyncio.Event())
-        await wakeup.wait()
-        wakeup.clear()
-        return self._queued.pop(key, [])
+    async def watch(self, version: int) -> tuple[int, list[str]]:
+        while version == self._version:
+            await self._changed.wait()
+        return self._version, list(self._cancelled)
 
 
-# In a worker process: the signals of the jobs running here, and the key
-# under which the watcher thread receives their cancels.
+# In a worker process, under _local_lock: the signals of the jobs running
+# here, the set of cancelled tokens the watcher saw last, and whether the
+# watcher runs.
 _local_lock = threading.Lock()
-_local: dict[str, Event] = {}
-_key: list[str] = []
+_running: dict[str, Event] = {}
+_cancelled: list[frozenset[str]] = [frozenset()]
+_watching: list[bool] = []
 
 
-def _watch(signals: Any, key: str) -> None:
+def _watch(signals: Any) -> None:
     """The worker process's watcher thread: set the signal of each job cancelled."""
     import ray
 
+    version = -1  # the first call answers at once
     while True:
         try:
-            tokens = ray.get(signals.watch.remote(key))
+            version, tokens = ray.get(signals.watch.remote(version))
         except Exception:  # the actor or the runtime is gone
             return
-        for token in tokens:
-            with _local_lock:
-                signal = _local.get(token)
-            if signal is not None:  # else its job has ended
-                signal.set()
+        cancelled = frozenset(tokens)
+        with _local_lock:
+            _cancelled[0] = cancelled
+            hit = [_running[t] for t in cancelled if t in _running]
+        for signal in hit:
+            signal.set()
 
 
-_handle: list[Any] = []  # the actor's handle in this process
-
-
-def _signals_here() -> Any:
-    """This process's handle on the signals actor (looked up once)."""
+def _start_watching() -> None:
+    """Start this process's watcher thread, once (the actor is looked up once)."""
     with _local_lock:
-        if _handle:
-            return _handle[0]
+        if _watching:
+            return
     import ray
 
     signals = ray.get_actor(SIGNALS_NAME)
     with _local_lock:
-        if not _handle:
-            _handle.append(signals)
-        return _handle[0]
-
-
-def _watcher_key(signals: Any) -> str:
-    with _local_lock:
-        if not _key:
-            _key.append(f"{os.getpid()}-{uuid.uuid4().hex}")
-            threading.Thread(
-                target=_watch, args=(signals, _key[0]), name="threado-ray-cancels", daemon=True
-            ).start()
-        return _key[0]
+        if _watching:
+            return
+        _watching.append(True)
+    threading.Thread(
+        target=_watch, args=(signals,), name="threado-ray-cancels", daemon=True
+    ).start()
 
 
 def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
-    """The Ray task: run the job; a cancel routed here sets its signal."""
-    signals = _signals_here()
-    key = _watcher_key(signals)
+    """The Ray task: run the job; a cancel that reaches the watcher sets its signal."""
+    if not _watching:
+        _start_watching()
     signal = Event()
     with _local_lock:
-        _local[token] = signal
-    signals.register.remote(token, key)
+        _running[token] = signal
+        early = token in _cancelled[0]
+    if early:  # cancelled before it started here
+        signal.set()
     try:
         kind, value = run_job(*job, signal.wait, signal.set, grace)
     finally:
         with _local_lock:
-            del _local[token]
+            del _running[token]
     if kind == STUCK:
         os._exit(1)  # the stuck thread cannot be stopped: Ray replaces this worker
     return kind, value
@@ -206,17 +188,21 @@ class Executor(RemoteExecutor):
         ref.future().add_done_callback(lambda f: self._ended(future, f, token))
 
     def _ended(self, future: JobFuture, task: Any, token: str) -> None:
-        if future._cancelling:  # a cancel may wait for a registration that never comes
-            self._signals.forget.remote(token)
         exc = task.exception()
         if exc is not None:
             self._finish(future, False, exc)
         else:
             kind, value = task.result()
             self._outcome(future, kind, value)
+        # Once it has ended, no cancel comes any more; a cancel sent (or on
+        # its way: see _signal) is dropped from the actor's set.
+        if future._cancelling:
+            self._signals.forget.remote(token)
 
-    def _signal(self, token: str) -> None:
+    def _signal(self, token: str, future: JobFuture) -> None:
         self._signals.cancel.remote(token)
+        if future.done():  # _ended may have looked before this cancel was sent
+            self._signals.forget.remote(token)
 
 
 Executor.__module__ = "threado.ray"
