@@ -240,3 +240,79 @@ def test_stress_random_cancels() -> None:
     for r in idle:
         assert r.thread is not None
         assert r.thread.is_alive()
+
+
+# -- threado.ray's task, without Ray: the test plays the watcher (``_learn``) ---------
+
+
+@pytest.fixture
+def ray_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple[str, Any]]]:
+    import threado.ray
+
+    monkeypatch.setattr(threado.ray, "_watching", [True])  # no watcher thread, no Ray
+
+    def task(token: str, fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+        return threado.ray._task(token, (fn, args, {}), SLACK)
+
+    yield task
+    threado.ray._learn([])
+    assert not threado.ray._running
+
+
+def learn(*tokens: str) -> None:
+    import threado.ray
+
+    threado.ray._learn(list(tokens))
+
+
+def test_ray_runs_the_job_in_the_tasks_thread_in_a_cancel_scope(
+    ray_task: Callable[..., tuple[str, Any]],
+) -> None:
+    job = Blocked()
+
+    def two_tasks() -> list[tuple[str, Any]]:
+        return [ray_task("a", job), ray_task("b", me)]
+
+    t = threado.spawn(two_tasks)
+    assert job.started.wait(SLACK)
+    assert job.runner is t
+    learn("a")  # returns once the job has unwound
+    assert job.cleaned_up
+    assert t.join() == [(CANCELLED, None), (OK, t)]  # the thread goes on, not cancelled
+
+
+def test_ray_a_job_cancelled_before_it_starts_starts_cancelled(
+    ray_task: Callable[..., tuple[str, Any]],
+) -> None:
+    learn("early")
+    job = Blocked()
+    assert ray_task("early", job) == (CANCELLED, None)
+    assert job.started.is_set()
+    assert job.cleaned_up
+
+
+def test_ray_a_thread_a_job_cancelled_runs_the_next_jobs_in_runners(
+    ray_task: Callable[..., tuple[str, Any]],
+) -> None:
+    job = Blocked()
+
+    def tasks() -> list[Any]:
+        out: list[Any] = []
+        try:
+            ray_task("self", proc_jobs.cancel_self)
+        except threado.ThreadCancelled:
+            out.append("raised")
+        out.append(ray_task("next", me))
+        out.append(ray_task("blocked", job))
+        return out
+
+    t = threado.spawn(tasks)
+    assert job.started.wait(SLACK)
+    assert job.runner is not t
+    learn("blocked")
+    raised, (kind, runner), cancelled = t.join()
+    assert raised == "raised"
+    assert kind == OK
+    assert runner is not t
+    assert cancelled == (CANCELLED, None)
+    assert job.cleaned_up

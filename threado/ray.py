@@ -7,32 +7,38 @@ Theory of operation
 -------------------
 
 :class:`Executor` submits each job as a Ray task (``max_retries=0``: a job
-is never run twice) that runs the job in a threado thread on the worker
-(see ``threado._remote_job``); its signal is a threado ``Event`` in the
-worker process, kept in ``_running`` under the job's token while it runs.
-Cancels travel through one async actor per Ray namespace,
-``threado-signals`` (:class:`_Signals`), which keeps the set of tokens
-cancelled and a version. ``future.cancel()`` adds the token (and the parent
-drops it again with ``forget`` once the future has ended). Each worker
-process runs a watcher thread, started with its first job, that waits in
+is never run twice). The task runs the job in its own thread (a Ray worker
+runs one task at a time), inside a threado ``CancelScope`` (so a cancel
+raises ``ThreadCancelled`` at the job's next blocking point, and the
+scope's exit catches it: the thread goes on to the next task), and keeps
+it in ``_running`` under the job's token while it runs. Cancels travel
+through one async actor per Ray namespace, ``threado-signals``
+(:class:`_Signals`), which keeps the set of tokens cancelled and a
+version. ``future.cancel()`` adds the token (and the parent drops it again
+with ``forget`` once the future has ended). Each worker process runs a
+watcher thread, started with its first job, that waits in
 ``ray.get(signals.watch.remote(version))``: the actor answers when a cancel
 moves the version (no polling), with the whole set; the watcher keeps that
-set and sets the signal of each job of the set running here. A job that
-starts after its cancel reached the watcher finds its token in the set
-kept and starts cancelled; one that starts before is in ``_running`` when
-the watcher looks (both under ``_local_lock``).
+set and cancels the scope of each job of the set running here, then gives
+it ``grace`` seconds to unwind. A job still running then is stuck in code
+threado cannot interrupt: the watcher ends the worker process
+(``os._exit``), which Ray replaces, and the task's error ends the future
+cancelled (a cancelled future ends cancelled, whatever the outcome).
 
-So a job's path costs no actor call: nothing is registered per job, and
-the parent need not know which process runs it. The price is on the
-cancel's path: each cancel wakes every worker process's watcher (one
-answer each, with the tokens cancelled and not yet forgotten). The actor's
-handle is looked up once per process.
+Two jobs run in a runner thread instead (see ``threado._remote_job``,
+which then keeps the grace): one whose cancel reached the watcher before
+it started here (it starts cancelled), and every job after one that
+cancelled its task's thread itself (cancellation is level-triggered: that
+thread stays cancelled, and waits in a shield). A job that starts after its
+cancel reached the watcher finds its token in the set kept; one that
+starts before is in ``_running`` when the watcher looks (both under
+``_local_lock``).
 
-A job still running ``grace`` seconds after its cancel is stuck in code
-threado cannot interrupt: its task ends its own worker process
-(``os._exit``), which Ray replaces; the task's error then ends the
-future cancelled (a cancelled future ends cancelled, whatever the
-outcome).
+So a job's path costs no actor call and no thread switch: nothing is
+registered per job, and the parent need not know which process runs it.
+The price is on the cancel's path: each cancel wakes every worker
+process's watcher (one answer each, with the tokens cancelled and not yet
+forgotten). The actor's handle is looked up once per process.
 
 Ray's own ``ray.cancel`` raises ``KeyboardInterrupt`` wherever the task is
 (or, with ``force=True``, kills the worker at once, cleanup or not); this
@@ -45,12 +51,14 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from contextvars import copy_context
 from typing import Any
 
 from ._events import Event
 from ._process_future import JobFuture
 from ._remote_executor import Job, RemoteExecutor
-from ._remote_job import STUCK, run_job
+from ._remote_job import CANCELLED, OK, STUCK, run_job
+from ._scopes import CancelScope, cancel_requested, shield
 
 __all__ = ["Executor"]
 
@@ -91,17 +99,28 @@ class _Signals:
         return self._version, list(self._cancelled)
 
 
-# In a worker process, under _local_lock: the signals of the jobs running
-# here, the set of cancelled tokens the watcher saw last, and whether the
-# watcher runs.
+class _Running:
+    """A job running in this worker process (see ``_task``); ``done`` under ``_local_lock``."""
+
+    __slots__ = ("done", "grace", "scope", "signal")
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.scope: CancelScope | None = None  # the job runs in the task's thread
+        self.signal: Event | None = None  # or in a runner (see _remote_job)
+        self.done: Event | None = None  # made by the watcher when it cancels the job
+
+
+# In a worker process, under _local_lock: the jobs running here, the set of
+# cancelled tokens the watcher saw last, and whether the watcher runs.
 _local_lock = threading.Lock()
-_running: dict[str, Event] = {}
+_running: dict[str, _Running] = {}
 _cancelled: list[frozenset[str]] = [frozenset()]
 _watching: list[bool] = []
 
 
 def _watch(signals: Any) -> None:
-    """The worker process's watcher thread: set the signal of each job cancelled."""
+    """The worker process's watcher thread: cancel each job of the set running here."""
     import ray
 
     version = -1  # the first call answers at once
@@ -110,12 +129,33 @@ def _watch(signals: Any) -> None:
             version, tokens = ray.get(signals.watch.remote(version))
         except Exception:  # the actor or the runtime is gone
             return
-        cancelled = frozenset(tokens)
-        with _local_lock:
-            _cancelled[0] = cancelled
-            hit = [_running[t] for t in cancelled if t in _running]
-        for signal in hit:
-            signal.set()
+        _learn(tokens)
+
+
+def _learn(tokens: list[str]) -> None:
+    """The watcher: keep the set of ``tokens`` cancelled; cancel each job of it running here.
+
+    A job in a cancel scope gets its grace here (then this process ends);
+    a job in a runner gets it from its task.
+    """
+    cancelled = frozenset(tokens)
+    hit: list[_Running] = []
+    with _local_lock:
+        _cancelled[0] = cancelled
+        for token in cancelled:
+            running = _running.get(token)
+            if running is not None and running.done is None:
+                running.done = Event()
+                hit.append(running)
+    for running in hit:
+        if running.scope is None:
+            assert running.signal is not None
+            running.signal.set()  # its task cancels the runner, and keeps the grace
+            continue
+        running.scope.cancel()
+        assert running.done is not None
+        if not running.done.wait(running.grace):
+            os._exit(1)  # stuck where threado cannot reach: Ray replaces this worker
 
 
 def _start_watching() -> None:
@@ -136,17 +176,47 @@ def _start_watching() -> None:
 
 
 def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
-    """The Ray task: run the job; a cancel that reaches the watcher sets its signal."""
+    """The Ray task: run the job in a cancel scope that the watcher cancels."""
     if not _watching:
         _start_watching()
-    signal = Event()
+    running = _Running(grace)
+    # A job may have cancelled this thread itself, which stays cancelled:
+    # then each job runs in a runner, and this thread waits in a shield.
+    cancelled_thread = cancel_requested()
     with _local_lock:
-        _running[token] = signal
         early = token in _cancelled[0]
-    if early:  # cancelled before it started here
+        if early or cancelled_thread:
+            running.signal = Event()
+        else:
+            running.scope = CancelScope()
+        _running[token] = running
+    if running.scope is None:
+        return _in_a_runner(token, job, running, early)
+    fn, args, kwargs = job
+    result: Any = None
+    try:
+        with running.scope:
+            result = copy_context().run(fn, *args, **kwargs)
+    finally:
+        with _local_lock:
+            del _running[token]
+            done = running.done
+        if done is not None:
+            done.set()
+    if running.scope.cancelled_caught:
+        return CANCELLED, None
+    return OK, result
+
+
+def _in_a_runner(token: str, job: Job, running: _Running, early: bool) -> tuple[str, Any]:
+    """Run the job in a runner (``_remote_job``): cancelled early, or this thread cancelled."""
+    signal = running.signal
+    assert signal is not None
+    if early:  # the watcher saw its cancel before it started here
         signal.set()
     try:
-        kind, value = run_job(*job, signal.wait, signal.set, grace)
+        with shield():
+            kind, value = run_job(*job, signal.wait, signal.set, running.grace)
     finally:
         with _local_lock:
             del _running[token]
