@@ -89,3 +89,23 @@ def test_a_stuck_job_has_its_worker_restarted(
     new: Any = executor.submit(proc_jobs.getpid).result(timeout=60)
     PIDS.add(new)
     assert new != pid
+
+
+def test_jobs_reuse_a_runner_thread_and_leave_no_event_behind(
+    executor: threado.dask.Executor, listener: Listener
+) -> None:
+    assert len({executor.submit(proc_jobs.where).result() for _ in range(5)}) == 1
+    remote_checks.cancel_running_job(executor, listener)
+    executor.submit(proc_jobs.add, 1, 1).result()
+
+    def events(dask_scheduler: Any) -> int:
+        extension = dask_scheduler.extensions["events"]
+        return len(extension._events) + len(extension._waiter_count)
+
+    left = -1
+    for _ in range(200):  # each task clears its event just after it returned
+        left = executor._client.run_on_scheduler(events)
+        if not left:
+            break
+        threado.sleep(0.05)
+    assert left == 0

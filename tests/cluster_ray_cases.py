@@ -89,3 +89,23 @@ def test_a_stuck_job_has_its_worker_replaced(
             break
         threado.sleep(0.05)
     assert gone.is_set(), f"worker {pid} still exists"
+
+
+def test_jobs_reuse_one_thread_and_cancels_are_forgotten(
+    executor: threado.ray.Executor, listener: Listener
+) -> None:
+    threads: dict[int, set[int]] = {}
+    for _ in range(6):
+        pid, thread = executor.submit(proc_jobs.where).result()
+        threads.setdefault(pid, set()).add(thread)
+    assert all(len(t) == 1 for t in threads.values())  # one job thread per worker process
+    remote_checks.cancel_running_job(executor, listener)
+
+    signals = ray.get_actor(threado.ray.SIGNALS_NAME)
+    left = -1
+    for _ in range(200):  # the future's end sends the actor a forget just after
+        left = ray.get(signals.__ray_call__.remote(lambda self: len(self._cancelled)))
+        if not left:
+            break
+        threado.sleep(0.05)
+    assert left == 0

@@ -31,6 +31,11 @@ def getpid() -> int:
     return os.getpid()
 
 
+def where() -> tuple[int, int]:
+    """The worker's pid and the job's thread (its native id: never reused soon)."""
+    return os.getpid(), threading.get_native_id()
+
+
 def fail(message: str) -> None:
     raise ValueError(message)
 

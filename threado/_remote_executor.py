@@ -63,7 +63,7 @@ class RemoteExecutor(Executor):
         token = f"threado-{uuid.uuid4().hex}"
 
         def request_cancel(future: JobFuture) -> None:
-            self._signal(token)
+            self._signal(token, future)
 
         future = JobFuture(request_cancel)
         future._start(None)
@@ -115,5 +115,6 @@ class RemoteExecutor(Executor):
         """Submit ``job`` (``(fn, args, kwargs)``) as a task; see ``_remote_job``."""
         raise NotImplementedError
 
-    def _signal(self, token: str) -> None:
+    def _signal(self, token: str, future: JobFuture) -> None:
+        """Set the signal of the job ``token`` (the job of ``future``) to cancel it."""
         raise NotImplementedError

@@ -9,13 +9,17 @@ Theory of operation
 :class:`Executor` submits each job as a Dask task (``pure=False``) that runs
 the job in a threado thread on the worker (see ``threado._remote_job``).
 The job's cancel signal is a ``distributed.Event`` named by the job's token,
-kept by the scheduler: the task blocks in ``Event.wait()`` (a request the
-scheduler answers when the event is set, not a poll) until the job's
-thread sets it as it ends, or the parent sets it to cancel the job. The
-task then clears the event (the scheduler forgets an event that is clear
-and awaited by nobody), not waiting for the answer. Three scheduler
-requests per job, two of them on the job's path, which is the cost of a
-job over a bare ``client.submit`` (see the benchmarks).
+kept by the scheduler. On the worker's event loop, the task keeps a wait on
+it (``event_wait``: a request the scheduler answers when the event is set,
+not a poll) whose answer sets a threado ``Event`` in the worker, which the
+task waits on; the job's thread sets that one too as it ends. So a job's
+end takes no scheduler request on its path: the task returns at once, and
+the event is cleaned up behind it, on the loop: set (which ends the wait),
+then, once the wait has ended, cleared (the scheduler forgets an event that
+is clear and awaited by nobody). Set before clear, in one coroutine,
+whatever order the wait and the parent's set reached the scheduler in: a
+clear that came first would leave an event set forever. Three scheduler
+requests per job, none on the job's path.
 
 A job still running ``grace`` seconds after its cancel (C code, a loop
 without a blocking point) makes the task return; the parent then restarts
@@ -32,8 +36,10 @@ its result); this executor's ``cancel()`` does, and the worker goes on.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from ._events import Event
 from ._process_future import JobFuture
 from ._remote_executor import Job, RemoteExecutor
 from ._remote_job import STUCK, run_job
@@ -43,15 +49,38 @@ __all__ = ["Executor"]
 
 def _task(token: str, job: Job, grace: float) -> tuple[str, Any, str]:
     """The Dask task: run the job, cancellable through the event ``token``."""
-    from distributed import Event, get_worker
+    from distributed import get_client, get_worker
 
-    event = Event(token)
+    client = get_client()  # the worker's own client, on the worker's event loop
+    scheduler = client.scheduler
+    signal = Event()
+    waiting: list[asyncio.Future[Any]] = []
+
+    async def wait_remote() -> None:
+        try:
+            await scheduler.event_wait(name=token)
+        except Exception:  # the scheduler went away: no cancel can come
+            return
+        signal.set()  # the parent cancelled the job, or the task has ended
+
+    def start() -> None:
+        waiting.append(asyncio.ensure_future(wait_remote()))
+
+    async def clean_up() -> None:
+        # Set it, so that the wait ends, however it raced with the set; clear
+        # it once the wait has ended (the scheduler then forgets it).
+        try:
+            await scheduler.event_set(name=token)
+            await waiting[0]
+            await scheduler.event_clear(name=token)
+        except Exception:  # the scheduler went away, and the event with it
+            pass
+
+    client.loop.add_callback(start)
     try:
-        kind, value = run_job(*job, event.wait, event.set, grace)
+        kind, value = run_job(*job, signal.wait, signal.set, grace)
     finally:
-        # Clear it (the scheduler then forgets it) without waiting for the answer.
-        client = event.client
-        client.loop.add_callback(client.scheduler.event_clear, name=token)
+        client.loop.add_callback(clean_up)  # after start: the loop keeps their order
     return kind, value, get_worker().address
 
 
@@ -103,10 +132,10 @@ class Executor(RemoteExecutor):
         else:  # Dask cancelled or lost it (the client closed, the cluster went away)
             self._finish(future, False, RuntimeError(f"the Dask task ended {status}"))
 
-    def _signal(self, token: str) -> None:
-        from distributed import Event
+    def _signal(self, token: str, future: JobFuture) -> None:
+        from distributed import Event as DaskEvent
 
-        Event(token, client=self._client).set()
+        DaskEvent(token, client=self._client).set()
 
 
 Executor.__module__ = "threado.dask"

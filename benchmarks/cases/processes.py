@@ -14,7 +14,8 @@
   against ``client.submit(...).result()``, and through ``threado.ray.Executor``
   against ``ray.get(f.remote())`` (target 1.2x).
 
-The pools are started once, warmed, and shut down at exit.
+The pools (and the engines' executors) are started once, warmed, and shut down
+at exit.
 """
 
 from __future__ import annotations
@@ -145,7 +146,9 @@ def _dask_plain() -> Callable[[], object]:
 def _dask_threado() -> Callable[[], object]:
     import threado.dask
 
-    ex = threado.dask.Executor(_dask_client())
+    ex = _pools.get("dask-threado")
+    if ex is None:
+        ex = _pools["dask-threado"] = threado.dask.Executor(_dask_client())
     return lambda: ex.submit(trivial).result()
 
 
@@ -160,7 +163,9 @@ def _ray_init() -> Any:
 
 def _ray_plain() -> Callable[[], object]:
     ray = _ray_init()
-    remote = ray.remote(trivial)
+    remote = _pools.get("ray-plain")
+    if remote is None:  # made once: each new remote function is exported on its first call
+        remote = _pools["ray-plain"] = ray.remote(trivial)
     return lambda: ray.get(remote.remote())
 
 
@@ -168,7 +173,9 @@ def _ray_threado() -> Callable[[], object]:
     import threado.ray
 
     _ray_init()
-    ex = threado.ray.Executor()
+    ex = _pools.get("ray-threado")
+    if ex is None:
+        ex = _pools["ray-threado"] = threado.ray.Executor()
     return lambda: ex.submit(trivial).result()
 
 
