@@ -53,14 +53,6 @@ def _reason_token(reason: object) -> str:
     return token
 
 
-def __getattr__(name: str) -> object:
-    if name == "CancelReason":
-        from ._reasons import CancelReason
-
-        return CancelReason
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class ThreadCancelled(BaseException):
     """Raised at a blocking point of a thread that has been cancelled.
 
