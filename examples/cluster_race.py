@@ -37,6 +37,7 @@ def main() -> None:
         print("cluster_race: threado[dask] is not installed; skipped")
         print("cluster_race finished")
         return
+    import logging
     import warnings
 
     from distributed import Client, LocalCluster
@@ -44,6 +45,9 @@ def main() -> None:
     import threado.dask
 
     warnings.simplefilter("ignore")  # the engine's own deprecations are not ours
+    # Nor its shutdown chatter: a comm closing under a last batched send is logged
+    # ("Batched Comm Closed", with a traceback) at INFO level, at random.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     with (
         LocalCluster(
             n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None
