@@ -201,58 +201,55 @@ class Member:
         m = self
         run = m.run
         nxt: Member | None = None
-        try:
-            with run.mutex:
-                status = m.status
-                if status == GONE:
-                    real = m.real
-                elif m.pending:
-                    m.pending = False
-                    return True
-                elif not blocking:
-                    return False
-                elif status == OUTSIDE:
-                    got = run._park_outside(m, timeout)
-                    if not m.deadlocked:
-                        return got
-                    m.deadlocked = False
-                elif status != RUNNING or run.current is not m:
-                    # A signal handler waits while its thread waits for the turn:
-                    # the order cannot be kept; the run's threads go on freely.
-                    status = GONE
-                    real = m.real
+        with run.mutex:
+            status = m.status
+            if status == GONE:
+                real = m.real
+            elif m.pending:
+                m.pending = False
+                return True
+            elif not blocking:
+                return False
+            elif status == OUTSIDE:
+                got = run._park_outside(m, timeout)
+                if not m.deadlocked:
+                    return got
+                m.deadlocked = False
+            elif status != RUNNING or run.current is not m:
+                # A signal handler waits while its thread waits for the turn:
+                # the order cannot be kept; the run's threads go on freely.
+                status = GONE
+                real = m.real
+            else:
+                ready = run.ready
+                if ready:  # the hot path: pass the turn
+                    if run.fifo:
+                        run.steps += 1
+                        picked = ready.pop(0)
+                    else:
+                        picked = ready.pop(run._choose(ready, False, m))
+                    picked.status = RUNNING
+                    run.current = nxt = picked
+                    # Its baton first, our bookkeeping after: the OS
+                    # wake-up of the next thread (tens of microseconds
+                    # on a VM) starts now and overlaps the rest of our
+                    # turn, and with a GIL it runs once we block. Under
+                    # the mutex, so free-threaded it waits for us there.
+                    picked.baton.release()
+                m.status = PARKED
+                if timeout < 0 or timeout >= TIMEOUT_MAX:
+                    m.deadline = None
                 else:
-                    m.status = PARKED
-                    if timeout < 0 or timeout >= TIMEOUT_MAX:
-                        m.deadline = None
-                    else:
-                        d = run.now + timeout
-                        if d <= run.now:  # a timeout too small to move the clock
-                            import math  # (not at import: it is a shared library)
+                    d = run.now + timeout
+                    if d <= run.now:  # a timeout too small to move the clock
+                        import math  # (not at import: it is a shared library)
 
-                            d = math.nextafter(run.now, math.inf)
-                        m.deadline = d
-                    run._parks += 1
-                    m.parked_at = run._parks
-                    ready = run.ready
-                    if ready:  # the hot path: pass the turn (the baton below)
-                        if run.fifo:
-                            run.steps += 1
-                            picked = ready.pop(0)
-                        else:
-                            picked = ready.pop(run._choose(ready, False, m))
-                        picked.status = RUNNING
-                        run.current = nxt = picked
-                    else:
-                        run._next_locked(m)
-        finally:
-            if nxt is not None:
-                # Released out of the mutex, just before we block (in a
-                # finally: an interrupt cannot skip it): the next thread
-                # wakes to a free mutex, and (with a GIL) finds it dropped
-                # sooner. Safe: it is ``current`` already, so nobody else
-                # releases its baton (see yield_turn).
-                nxt.baton.release()
+                        d = math.nextafter(run.now, math.inf)
+                    m.deadline = d
+                run._parks += 1
+                m.parked_at = run._parks
+                if nxt is None:
+                    run._next_locked(m)
         if status == GONE:
             if m.status != GONE:
                 run.dissolve()
@@ -593,35 +590,28 @@ def yield_turn(st: ThreadState, always: bool) -> None:
     strategy = run.strategy
     if not (always or strategy.preempts):
         return  # FIFO: only sleep(0) yields (the strategy never changes)
-    give: Member | None = None
-    try:
-        with run.mutex:
-            ready = run.ready
-            if m.status != RUNNING or not ready or run.current is not m:
+    with run.mutex:
+        ready = run.ready
+        if m.status != RUNNING or not ready or run.current is not m:
+            return
+        run.steps += 1
+        if run.fifo:  # sleep(0): the first ready thread runs
+            nxt = ready.pop(0)
+        else:
+            options = [m, *ready]
+            idx = strategy.pick(options, True, run.steps, m)
+            run.decisions.append((idx, len(options), True))  # always 2+ options
+            if idx == 0:
                 return
-            run.steps += 1
-            if run.fifo:  # sleep(0): the first ready thread runs
-                nxt = ready.pop(0)
-            else:
-                options = [m, *ready]
-                idx = strategy.pick(options, True, run.steps, m)
-                run.decisions.append((idx, len(options), True))  # always 2+ options
-                if idx == 0:
-                    return
-                nxt = options[idx]
-                ready.remove(nxt)
-            m.status = READY
-            ready.append(m)
-            nxt.status = RUNNING
-            run.current = give = nxt
-    finally:
-        # The baton is released out of the mutex, just before we block (see
-        # park), in a finally: an interrupt cannot skip it. Safe: ``give`` is
-        # ``current``, so no one else releases it (a waker only readies
-        # parked members; dissolve() releases only the batons of waiting
-        # ones, ours included, and ours is then simply acquired at once).
-        if give is not None:
-            give.baton.release()
+            nxt = options[idx]
+            ready.remove(nxt)
+        nxt.status = RUNNING
+        run.current = nxt
+        # Its baton first, the bookkeeping after (see Member.park): its OS
+        # wake-up starts now and overlaps the rest of our turn.
+        nxt.baton.release()
+        m.status = READY
+        ready.append(m)
     try:
         m.baton.acquire()
     except BaseException:
