@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import proc_jobs
@@ -91,21 +92,54 @@ def test_a_stuck_job_has_its_worker_restarted(
     assert new != pid
 
 
-def test_jobs_reuse_a_runner_thread_and_leave_no_event_behind(
+def worker_state() -> tuple[int, int]:
+    """Run on the worker: the tokens it keeps (cancelled, running)."""
+    import threado.dask
+
+    with threado.dask._local_lock:
+        return len(threado.dask._cancelled), len(threado.dask._running)
+
+
+def assert_no_token_left(executor: threado.dask.Executor) -> None:
+    left: Any = None
+    for _ in range(200):  # a cancelled job's future ends, then the forget goes out
+        left = set(executor._client.run(worker_state).values())
+        if left == {(0, 0)}:
+            break
+        threado.sleep(0.05)
+    assert left == {(0, 0)}
+
+
+def test_jobs_reuse_a_runner_thread_and_leave_no_token_behind(
     executor: threado.dask.Executor, listener: Listener
 ) -> None:
     assert len({executor.submit(proc_jobs.where).result() for _ in range(5)}) == 1
     remote_checks.cancel_running_job(executor, listener)
     executor.submit(proc_jobs.add, 1, 1).result()
+    assert_no_token_left(executor)
 
-    def events(dask_scheduler: Any) -> int:
-        extension = dask_scheduler.extensions["events"]
-        return len(extension._events) + len(extension._waiter_count)
 
-    left = -1
-    for _ in range(200):  # each task clears its event just after it returned
-        left = executor._client.run_on_scheduler(events)
-        if not left:
-            break
-        threado.sleep(0.05)
-    assert left == 0
+def test_a_job_cancelled_before_it_starts_starts_cancelled(
+    executor: threado.dask.Executor, listener: Listener
+) -> None:
+    # The worker's three threads blocked: a fourth job waits in the worker.
+    running = [executor.submit(proc_jobs.block, listener.address) for _ in range(3)]
+    started = [listener.started()[0] for _ in running]
+    queued = executor.submit(proc_jobs.block, listener.address)
+    assert queued.cancel()
+    for f in running:
+        assert f.cancel()
+    i, _ = listener.started()  # it starts: its first blocking point raises
+    assert listener.line(i) == b"cleanup"
+    for f in [*running, queued]:
+        with pytest.raises(CancelledError):
+            f.result(timeout=60)
+    assert [listener.line(j) for j in started] == [b"cleanup"] * 3
+    assert_no_token_left(executor)
+
+
+def test_many_jobs_with_random_cancels_leave_no_token_behind(
+    executor: threado.dask.Executor,
+) -> None:
+    remote_checks.many_jobs_with_random_cancels(executor)
+    assert_no_token_left(executor)

@@ -12,9 +12,13 @@ that follow.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
+from functools import partial
 
 import proc_jobs
 import pytest
@@ -37,7 +41,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def executor() -> Iterator[threado.ray.Executor]:
+def runtime() -> Iterator[None]:
     # The workers import the jobs (proc_jobs) and this checkout's threado.
     path = os.pathsep.join(p for p in sys.path if p)
     ray.init(
@@ -47,12 +51,53 @@ def executor() -> Iterator[threado.ray.Executor]:
         runtime_env={"env_vars": {"PYTHONPATH": path}},
     )
     try:
-        ex = threado.ray.Executor(grace=0.5)
-        ex.submit(proc_jobs.getpid).result()
-        yield ex
-        ex.shutdown()
+        yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def executor(runtime: None) -> Iterator[threado.ray.Executor]:
+    ex = threado.ray.Executor(grace=0.5)
+    ex.submit(proc_jobs.getpid).result()
+    yield ex
+    ex.shutdown()
+
+
+def cancel_jobs_on_every_worker(executor: threado.ray.Executor, listener: Listener) -> None:
+    """Three jobs blocked at once (one per CPU: three worker processes), all cancelled."""
+    futures = [executor.submit(proc_jobs.block, listener.address) for _ in range(3)]
+    started = [listener.started()[0] for _ in futures]
+    for f in futures:
+        assert f.cancel()
+    for f in futures:
+        with pytest.raises(CancelledError):
+            f.result(timeout=60)
+    assert [listener.line(i) for i in started] == [b"cleanup"] * 3
+
+
+def test_an_executor_made_after_the_last_one_went_still_cancels(
+    runtime: None, listener: Listener
+) -> None:
+    # First in the module: no other executor holds the actor.
+    first = threado.ray.Executor(grace=0.5)
+    cancel_jobs_on_every_worker(first, listener)
+    first.shutdown()
+    del first
+    gc.collect()
+    second = threado.ray.Executor(grace=0.5)
+    try:
+        cancel_jobs_on_every_worker(second, listener)
+    finally:
+        second.shutdown()
+
+
+def test_the_actor_is_restarted_if_it_dies(
+    executor: threado.ray.Executor, listener: Listener
+) -> None:
+    cancel_jobs_on_every_worker(executor, listener)  # every worker has a watcher
+    ray.kill(ray.get_actor(threado.ray.SIGNALS_NAME), no_restart=False)
+    cancel_jobs_on_every_worker(executor, listener)
 
 
 def test_results_and_errors(executor: threado.ray.Executor) -> None:
@@ -101,6 +146,10 @@ def test_jobs_reuse_one_thread_and_cancels_are_forgotten(
     assert all(len(t) == 1 for t in threads.values())  # one job thread per worker process
     remote_checks.cancel_running_job(executor, listener)
 
+    assert_no_token_left()
+
+
+def assert_no_token_left() -> None:
     signals = ray.get_actor(threado.ray.SIGNALS_NAME)
     left = -1
     for _ in range(200):  # the future's end sends the actor a forget just after
@@ -109,3 +158,44 @@ def test_jobs_reuse_one_thread_and_cancels_are_forgotten(
             break
         threado.sleep(0.05)
     assert left == 0
+
+
+def test_every_kind_of_function_and_argument(
+    executor: threado.ray.Executor, listener: Listener
+) -> None:
+    # Module-level functions get a Ray task of their own; the others go whole.
+    offset = 40
+
+    def closure(x: int) -> int:
+        return x + offset
+
+    assert executor.submit(proc_jobs.add, 1, b=2).result() == 3
+    assert executor.submit(lambda: 6 * 7).result() == 42
+    assert executor.submit(closure, 2).result() == 42
+    assert executor.submit(partial(proc_jobs.add, 40), 2).result() == 42
+    assert executor.submit(divmod, 85, 2).result() == (42, 1)
+    assert executor.submit("{}{}".format, 4, 2).result() == "42"
+    # An ObjectRef argument reaches the job as it is, on either path.
+    ref = ray.put(5)
+    assert executor.submit(proc_jobs.kind_of, ref, key=ref).result() == ["ObjectRef"] * 2
+    assert executor.submit(lambda r: type(r).__name__, ref).result() == "ObjectRef"
+    # What Ray cannot send fails the future, with what it was; so do
+    # arguments the function does not take.
+    with pytest.raises(TypeError, match="could not submit"):
+        executor.submit(proc_jobs.add, threading.Lock(), 1).result()
+    with pytest.raises(TypeError, match=r"could not submit .*'b'"):
+        executor.submit(proc_jobs.add, 1).result()
+    # A job that is not a module-level function is cancellable too.
+    f = executor.submit(lambda a: proc_jobs.block(a), listener.address)
+    i, _ = listener.started()
+    assert f.cancel()
+    with pytest.raises(CancelledError):
+        f.result(timeout=60)
+    assert listener.line(i) == b"cleanup"
+
+
+def test_many_jobs_with_random_cancels_leave_no_token_behind(
+    executor: threado.ray.Executor,
+) -> None:
+    remote_checks.many_jobs_with_random_cancels(executor)
+    assert_no_token_left()

@@ -36,6 +36,11 @@ def where() -> tuple[int, int]:
     return os.getpid(), threading.get_native_id()
 
 
+def kind_of(*args: Any, **kwargs: Any) -> list[str]:
+    """The type names of the arguments (to see what a worker was given)."""
+    return [type(a).__name__ for a in (*args, *kwargs.values())]
+
+
 def fail(message: str) -> None:
     raise ValueError(message)
 

@@ -7,6 +7,7 @@ ordered by the jobs' messages, never by sleeping.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -64,6 +65,31 @@ def stuck_job_ends_cancelled(executor: Executor, listener: Listener) -> int:
     with pytest.raises(CancelledError):
         f.result(timeout=60)
     return pid
+
+
+def many_jobs_with_random_cancels(executor: Executor, n: int = 200, seed: int = 0) -> None:
+    """Quick jobs, about half cancelled at random moments (before they run,
+    while they run, as they end): each future ends as its ``cancel()`` said."""
+    rng = random.Random(seed)
+    futures = []
+    asked: dict[int, bool] = {}
+    for i in range(n):
+        futures.append(executor.submit(proc_jobs.add, i, 1))
+        if rng.random() < 0.5:
+            j = rng.randrange(len(futures))
+            if j not in asked:
+                asked[j] = futures[j].cancel()
+        if rng.random() < 0.1:  # now and then, wait for one (more cancels race ends)
+            j = rng.randrange(len(futures))
+            if not asked.get(j):
+                assert futures[j].result(timeout=60) == j + 1
+    for i, f in enumerate(futures):
+        if asked.get(i):
+            with pytest.raises(CancelledError):
+                f.result(timeout=60)
+        else:
+            assert f.result(timeout=60) == i + 1
+    assert any(asked.values())
 
 
 @pytest.fixture(autouse=True)

@@ -252,7 +252,7 @@ def ray_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple[st
     monkeypatch.setattr(threado.ray, "_watching", [True])  # no watcher thread, no Ray
 
     def task(token: str, fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
-        return threado.ray._task(token, (fn, args, {}), SLACK)
+        return threado.ray._run(token, fn, args, {}, SLACK)
 
     yield task
     threado.ray._learn([])

@@ -103,6 +103,10 @@ class JobFuture(Future[Any]):
         self._request_cancel = request_cancel
         self._cancelling = False
         self._ticket: Ticket | None = None  # while queued ahead on a worker
+        # A remote job's (see _remote_executor): its token once it is
+        # launched, and whether a cancel came before that.
+        self._token: str | None = None
+        self._cancel_early = False
 
     def cancel(self) -> bool:
         with self._condition:

@@ -5,22 +5,24 @@ Theory of operation
 
 :class:`RemoteExecutor` turns an engine's task into a
 ``concurrent.futures.Future`` whose ``cancel()`` reaches a running job (the
-process pool's future, see ``_process_pool``). Each job gets a fresh token
-naming its cancel signal (see ``_remote_job``); the engine subclass submits
-the task (``_launch``), sets the signal to cancel (``_signal``), and calls
+process pool's future, see ``_process_pool``). Each job has a token naming
+its cancel signal (see ``_remote_job``): the engine subclass submits the
+task and returns the token (``_launch``: Dask's is a fresh uuid, Ray's the
+task's id), sets the signal to cancel (``_signal``), and calls
 :meth:`RemoteExecutor._finish` with the task's outcome. The future is
 ``RUNNING`` from ``submit`` on, since the engine, not threado, decides when
 the task starts: a cancel before it starts reaches the job at its first
 blocking point (its function still starts, as a threado thread cancelled
 before it begins does). As in the process pool, a ``True`` from ``cancel()``
 always means the future ends cancelled, once the remote job has unwound or
-its grace has passed.
+its grace has passed. A cancel that comes while ``_launch`` runs (only
+``shutdown(cancel_futures=True)`` from another thread can: the future is
+not returned yet) is sent by ``submit`` once the token is known.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -60,24 +62,34 @@ class RemoteExecutor(Executor):
         """
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
-        token = f"threado-{uuid.uuid4().hex}"
-
-        def request_cancel(future: JobFuture) -> None:
-            self._signal(token, future)
-
-        future = JobFuture(request_cancel)
+        future = JobFuture(self._request_cancel)
         future._start(None)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._futures.add(future)
         try:
-            self._launch(token, (fn, args, kwargs), future)
+            token = self._launch((fn, args, kwargs), future)
         except Exception as e:  # e.g. a function or argument the engine cannot serialize
             err = TypeError(f"could not submit {fn!r} to the engine: {type(e).__name__}: {e}")
             err.__cause__ = e
             self._finish(future, False, err)
+            return future
+        with self._lock:
+            future._token = token
+            early = future._cancel_early
+        if early:  # shutdown(cancel_futures=True) from another thread, during _launch
+            self._signal(token, future)
         return future
+
+    def _request_cancel(self, future: JobFuture) -> None:
+        """A running job's ``cancel()``: set its signal (once it is launched)."""
+        with self._lock:
+            token = future._token
+            if token is None:
+                future._cancel_early = True  # submit sends it once launched
+                return
+        self._signal(token, future)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking jobs; ``cancel_futures`` cancels the running ones.
@@ -111,8 +123,9 @@ class RemoteExecutor(Executor):
 
     # -- for the engines ------------------------------------------------------------------
 
-    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
-        """Submit ``job`` (``(fn, args, kwargs)``) as a task; see ``_remote_job``."""
+    def _launch(self, job: Job, future: JobFuture) -> str:
+        """Submit ``job`` (``(fn, args, kwargs)``) as a task; return its token,
+        the name of its cancel signal (see ``_remote_job``)."""
         raise NotImplementedError
 
     def _signal(self, token: str, future: JobFuture) -> None:

@@ -8,18 +8,20 @@ Theory of operation
 
 :class:`Executor` submits each job as a Dask task (``pure=False``) that runs
 the job in a threado thread on the worker (see ``threado._remote_job``).
-The job's cancel signal is a ``distributed.Event`` named by the job's token,
-kept by the scheduler. On the worker's event loop, the task keeps a wait on
-it (``event_wait``: a request the scheduler answers when the event is set,
-not a poll) whose answer sets a threado ``Event`` in the worker, which the
-task waits on; the job's thread sets that one too as it ends. So a job's
-end takes no scheduler request on its path: the task returns at once, and
-the event is cleaned up behind it, on the loop: set (which ends the wait),
-then, once the wait has ended, cleared (the scheduler forgets an event that
-is clear and awaited by nobody). Set before clear, in one coroutine,
-whatever order the wait and the parent's set reached the scheduler in: a
-clear that came first would leave an event set forever. Three scheduler
-requests per job, none on the job's path.
+The job's cancel signal is a threado ``Event`` in the worker process that
+runs it, which the task waits on (the job's thread sets it too as it ends),
+kept in ``_running`` under the job's token while the task runs. A cancel
+reaches it through ``Client.run``: the parent runs :func:`_cancel_here` on
+every worker process (one broadcast through the scheduler, on the cancel's
+path only), which adds the token to the process's ``_cancelled`` set and
+sets the signal of the job if it runs there; a job that starts later finds
+its token in the set and starts cancelled (both under ``_local_lock``). Once
+a cancelled job's future has ended, a second broadcast (:func:`_forget_here`)
+drops the token. So a job's own path costs no scheduler request and no
+coroutine on the worker's event loop: the task is the job's run and nothing
+else. A worker process that joins the cluster after a cancel was sent does
+not know of it: a job that had not started when it was cancelled and then
+starts there runs on (its future still ends cancelled, once it has ended).
 
 A job still running ``grace`` seconds after its cancel (C code, a loop
 without a blocking point) makes the task return; the parent then restarts
@@ -36,7 +38,8 @@ its result); this executor's ``cancel()`` does, and the worker goes on.
 
 from __future__ import annotations
 
-import asyncio
+import threading
+import uuid
 from typing import Any
 
 from ._events import Event
@@ -47,41 +50,46 @@ from ._remote_job import STUCK, run_job
 __all__ = ["Executor"]
 
 
+# In a worker process, under _local_lock: the signals of the jobs running
+# here, and the tokens of the jobs cancelled whose futures have not ended.
+_local_lock = threading.Lock()
+_running: dict[str, Event] = {}
+_cancelled: set[str] = set()
+
+
 def _task(token: str, job: Job, grace: float) -> tuple[str, Any, str]:
-    """The Dask task: run the job, cancellable through the event ``token``."""
-    from distributed import get_client, get_worker
+    """The Dask task: run the job, cancellable through its token (see ``_cancel_here``)."""
+    from distributed import get_worker
 
-    client = get_client()  # the worker's own client, on the worker's event loop
-    scheduler = client.scheduler
     signal = Event()
-    waiting: list[asyncio.Future[Any]] = []
-
-    async def wait_remote() -> None:
-        try:
-            await scheduler.event_wait(name=token)
-        except Exception:  # the scheduler went away: no cancel can come
-            return
-        signal.set()  # the parent cancelled the job, or the task has ended
-
-    def start() -> None:
-        waiting.append(asyncio.ensure_future(wait_remote()))
-
-    async def clean_up() -> None:
-        # Set it, so that the wait ends, however it raced with the set; clear
-        # it once the wait has ended (the scheduler then forgets it).
-        try:
-            await scheduler.event_set(name=token)
-            await waiting[0]
-            await scheduler.event_clear(name=token)
-        except Exception:  # the scheduler went away, and the event with it
-            pass
-
-    client.loop.add_callback(start)
+    with _local_lock:
+        _running[token] = signal
+        if token in _cancelled:  # cancelled before it started
+            signal.set()
     try:
         kind, value = run_job(*job, signal.wait, signal.set, grace)
     finally:
-        client.loop.add_callback(clean_up)  # after start: the loop keeps their order
+        with _local_lock:
+            del _running[token]
     return kind, value, get_worker().address
+
+
+def _cancel_here(token: str) -> bool:
+    """Run on each worker by ``Client.run``: cancel the job ``token``, now or
+    when it starts; whether it runs here."""
+    with _local_lock:
+        _cancelled.add(token)
+        signal = _running.get(token)
+    if signal is None:
+        return False
+    signal.set()
+    return True
+
+
+def _forget_here(token: str) -> None:
+    """Run on each worker by ``Client.run`` once a cancelled job's future has ended."""
+    with _local_lock:
+        _cancelled.discard(token)
 
 
 class Executor(RemoteExecutor):
@@ -105,19 +113,52 @@ class Executor(RemoteExecutor):
             raise TypeError(f"Executor() needs a distributed.Client, not {type(client).__name__}")
         super().__init__(grace)
         self._client = client
+        # Tasks whose futures have not ended, by key (see _ended).
+        self._in_flight: dict[Any, tuple[JobFuture, Any]] = {}
 
-    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
+    def _launch(self, job: Job, future: JobFuture) -> str:
+        token = f"threado-{uuid.uuid4().hex}"
         task = self._client.submit(_task, token, job, self._grace, pure=False)
-        task.add_done_callback(lambda t: self._ended(future, t))
+        with self._lock:
+            self._in_flight[task.key] = (future, task)
+        task.add_done_callback(self._ended)
+        return token
 
-    def _ended(self, future: JobFuture, task: Any) -> None:
+    def _ended(self, task: Any) -> None:
+        """A task's done-callback (Dask's callback thread, one at a time).
+
+        It settles the futures of every task finished by now, with one
+        ``gather`` (one request for many answers, as ``client.gather`` does);
+        the later callbacks of those find their task settled already.
+        """
+        with self._lock:
+            entry = self._in_flight.pop(task.key, None)
+            if entry is None:
+                return  # settled with an earlier one's batch
+            batch = [entry]
+            if task.status == "finished":
+                for key, other in list(self._in_flight.items()):
+                    if other[1].status == "finished":
+                        del self._in_flight[key]
+                        batch.append(other)
+        if task.status != "finished":
+            self._settle(entry[0], task, None)
+            return
+        try:
+            answers = self._client.gather([t for _, t in batch])
+        except Exception:  # one could not be fetched: each on its own says why
+            answers = [None] * len(batch)
+        for (future, t), answer in zip(batch, answers, strict=True):
+            self._settle(future, t, answer)
+
+    def _settle(self, future: JobFuture, task: Any, answer: Any) -> None:
+        """End ``future`` with its task's outcome (``answer``: the task's return, if fetched)."""
         status = task.status
         if status == "finished":
             try:
-                kind, value, address = task.result()
+                kind, value, address = task.result() if answer is None else answer
             except Exception as e:  # the result could not be fetched or deserialized
-                self._finish(future, False, e)
-                return
+                kind, value, address = "", e, None
             if kind == STUCK:
                 # Forget the task first (a synchronous request), so that the
                 # restart does not make the scheduler run it again elsewhere.
@@ -126,16 +167,32 @@ class Executor(RemoteExecutor):
                     self._client.restart_workers([address], raise_for_error=False)
                 except Exception:  # no nanny: the stuck thread stays there
                     pass
-            self._outcome(future, kind, value)
+            if kind:
+                self._outcome(future, kind, value)
+            else:
+                self._finish(future, False, value)
         elif status == "error":
             self._finish(future, False, task.exception())
         else:  # Dask cancelled or lost it (the client closed, the cluster went away)
             self._finish(future, False, RuntimeError(f"the Dask task ended {status}"))
+        # Once it has ended, no cancel comes any more: the workers drop its
+        # token (a cancel on its way, see _signal, drops it itself).
+        if future._cancelling:
+            self._broadcast(_forget_here, future._token)
 
     def _signal(self, token: str, future: JobFuture) -> None:
-        from distributed import Event as DaskEvent
+        self._broadcast(_cancel_here, token)
+        if future.done():  # _ended may have looked before this cancel was sent
+            self._broadcast(_forget_here, token)
 
-        DaskEvent(token, client=self._client).set()
+    def _broadcast(self, function: Any, token: str | None) -> None:
+        """Run ``function(token)`` on every worker process (those that answer)."""
+        if token is None:  # pragma: no cover - a future ends after its launch
+            return
+        try:
+            self._client.run(function, token, on_error="ignore")
+        except Exception:  # the client or the cluster is closing: no job runs on
+            pass
 
 
 Executor.__module__ = "threado.dask"

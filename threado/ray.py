@@ -7,23 +7,36 @@ Theory of operation
 -------------------
 
 :class:`Executor` submits each job as a Ray task (``max_retries=0``: a job
-is never run twice). The task runs the job in its own thread (a Ray worker
-runs one task at a time), inside a threado ``CancelScope`` (so a cancel
-raises ``ThreadCancelled`` at the job's next blocking point, and the
-scope's exit catches it: the thread goes on to the next task), and keeps
-it in ``_running`` under the job's token while it runs. Cancels travel
-through one async actor per Ray namespace, ``threado-signals``
-(:class:`_Signals`), which keeps the set of tokens cancelled and a
-version. ``future.cancel()`` adds the token (and the parent drops it again
-with ``forget`` once the future has ended). Each worker process runs a
-watcher thread, started with its first job, that waits in
+is never run twice). A module-level function gets a Ray task of its own,
+registered at its first job (:func:`_function_task`), whose arguments are
+the job's: Ray charges for every argument a task takes, so the function is
+not one. Other callables, and jobs with an ``ObjectRef`` argument (which
+Ray would resolve), go whole, as one argument, to one task per executor
+(:func:`_job_task`). A job's token is its task's id: the parent reads it
+from the task's ``ObjectRef``, the task from Ray's runtime context. The
+parent takes the answer through Ray's completion callback
+(``ObjectRef._on_completed``, which ``ref.future()`` wraps): a job's own
+value, or an :class:`_Ended` if it did not return (cancelled, stuck).
+
+The task runs the job in its own thread (a Ray worker runs one task at a
+time), inside a threado ``CancelScope`` (so a cancel raises
+``ThreadCancelled`` at the job's next blocking point, and the scope's exit
+catches it: the thread goes on to the next task), and keeps it in
+``_running`` under the job's token while it runs. Cancels travel through
+one async actor per Ray namespace, ``threado-signals`` (:class:`_Signals`),
+which keeps the set of tokens cancelled and a version; the driver holds it
+for its Ray job (executors come and go), and Ray restarts it if it dies.
+``future.cancel()`` adds the token (and the parent drops it again with
+``forget`` once the future has ended). Each worker process runs a watcher
+thread, started with its first job, that waits in
 ``ray.get(signals.watch.remote(version))``: the actor answers when a cancel
 moves the version (no polling), with the whole set; the watcher keeps that
 set and cancels the scope of each job of the set running here, then gives
 it ``grace`` seconds to unwind. A job still running then is stuck in code
 threado cannot interrupt: the watcher ends the worker process
 (``os._exit``), which Ray replaces, and the task's error ends the future
-cancelled (a cancelled future ends cancelled, whatever the outcome).
+cancelled (a cancelled future ends cancelled, whatever the outcome). A
+watcher whose actor is gone ends; the next job starts another.
 
 Two jobs run in a runner thread instead (see ``threado._remote_job``,
 which then keeps the grace): one whose cancel reached the watcher before
@@ -49,9 +62,13 @@ point, its cleanup runs, and the worker goes on.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
+import sys
 import threading
+from collections.abc import Callable
 from contextvars import copy_context
+from types import BuiltinFunctionType, FunctionType
 from typing import Any
 
 from ._events import Event
@@ -128,6 +145,8 @@ def _watch(signals: Any) -> None:
         try:
             version, tokens = ray.get(signals.watch.remote(version))
         except Exception:  # the actor or the runtime is gone
+            with _local_lock:  # a later job starts a watcher of the actor then
+                _watching.clear()
             return
         _learn(tokens)
 
@@ -165,7 +184,10 @@ def _start_watching() -> None:
             return
     import ray
 
-    signals = ray.get_actor(SIGNALS_NAME)
+    try:
+        signals = ray.get_actor(SIGNALS_NAME)
+    except ValueError:  # no executor's actor now: nobody can cancel this job
+        return
     with _local_lock:
         if _watching:
             return
@@ -175,8 +197,11 @@ def _start_watching() -> None:
     ).start()
 
 
-def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
-    """The Ray task: run the job in a cancel scope that the watcher cancels."""
+def _run(
+    token: str, fn: Callable[..., Any], args: Any, kwargs: Any, grace: float
+) -> tuple[str, Any]:
+    """Run a job in this worker process: in a cancel scope that the watcher
+    cancels; ``(kind, value)`` as ``_remote_job.run_job``'s."""
     if not _watching:
         _start_watching()
     running = _Running(grace)
@@ -191,8 +216,7 @@ def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
             running.scope = CancelScope()
         _running[token] = running
     if running.scope is None:
-        return _in_a_runner(token, job, running, early)
-    fn, args, kwargs = job
+        return _in_a_runner(token, (fn, args, kwargs), running, early)
     result: Any = None
     try:
         with running.scope:
@@ -206,6 +230,57 @@ def _task(token: str, job: Job, grace: float) -> tuple[str, Any]:
     if running.scope.cancelled_caught:
         return CANCELLED, None
     return OK, result
+
+
+class _Ended:
+    """A task's answer when its job did not return: it ended ``kind``
+    (``CANCELLED``, ``STUCK``). A job's own value comes back as it is."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Ended, (self.kind,))
+
+
+def _answer(outcome: tuple[str, Any]) -> Any:
+    kind, value = outcome
+    return value if kind == OK else _Ended(kind)
+
+
+def _task_token() -> str:
+    """The running Ray task's id: the job's token (the parent has it from the
+    task's ``ObjectRef``), so that no argument carries it."""
+    import ray
+
+    return str(ray.get_runtime_context().get_task_id())
+
+
+def _function_task(fn: Callable[..., Any], grace: float) -> Callable[..., Any]:
+    """The Ray task of jobs of ``fn``, registered once: its arguments are the job's."""
+
+    def task(*args: Any, **kwargs: Any) -> Any:
+        return _answer(_run(_task_token(), fn, args, kwargs, grace))
+
+    task.__name__ = getattr(fn, "__name__", task.__name__)
+    task.__qualname__ = getattr(fn, "__qualname__", task.__qualname__)
+    try:  # Ray checks a job's arguments against it at submit (cheaper than *args)
+        task.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # a builtin without one: any arguments
+        pass
+    return task
+
+
+def _job_task(grace: float) -> Callable[..., Any]:
+    """The Ray task of any job: one argument, ``(fn, args, kwargs)``."""
+
+    def task(job: Job) -> Any:
+        fn, args, kwargs = job
+        return _answer(_run(_task_token(), fn, args, kwargs, grace))
+
+    return task
 
 
 def _in_a_runner(token: str, job: Job, running: _Running, early: bool) -> tuple[str, Any]:
@@ -242,37 +317,125 @@ class Executor(RemoteExecutor):
 
     def __init__(self, *, grace: float = 1.0, **options: Any) -> None:
         import ray
+        from ray.exceptions import RayError, RayTaskError
 
         if not ray.is_initialized():
             raise RuntimeError("threado.ray.Executor() needs ray.init() first")
         super().__init__(grace)
-        self._signals = (
-            ray.remote(_Signals)
-            .options(name=SIGNALS_NAME, get_if_exists=True, max_concurrency=10_000)
-            .remote()
-        )
-        self._remote = ray.remote(_task).options(max_retries=0, **options)
+        self._signals = _signals_actor()
+        self._errors = (RayTaskError, RayError)
+        # Options given to ray.remote, not .options(): those are merged on every call.
+        self._options = {"max_retries": 0, **options}
+        self._object_ref = ray.ObjectRef
+        self._job_task = ray.remote(**self._options)(_job_task(self._grace))
+        # One Ray task per module-level function (registered at its first
+        # job), so that a job's function is not an argument (each costs).
+        self._function_tasks: dict[Callable[..., Any], Any] = {}
 
-    def _launch(self, token: str, job: Job, future: JobFuture) -> None:
-        ref = self._remote.remote(token, job, self._grace)
-        ref.future().add_done_callback(lambda f: self._ended(future, f, token))
+    def _task_for(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """``fn``'s own Ray task, or ``None``: send the job as one argument."""
+        remote = self._function_tasks.get(fn)
+        if remote is None:
+            if not _named_at_module_level(fn) or len(self._function_tasks) >= _MAX_FUNCTION_TASKS:
+                return None
+            import ray
 
-    def _ended(self, future: JobFuture, task: Any, token: str) -> None:
-        exc = task.exception()
-        if exc is not None:
-            self._finish(future, False, exc)
+            remote = ray.remote(**self._options)(_function_task(fn, self._grace))
+            with self._lock:
+                remote = self._function_tasks.setdefault(fn, remote)
+        # Ray resolves an ObjectRef given as an argument, not one inside the
+        # job: so that a job gets the same arguments on both paths, those go whole.
+        ref_type = self._object_ref
+        for a in args:
+            if isinstance(a, ref_type):
+                return None
+        for a in kwargs.values():
+            if isinstance(a, ref_type):
+                return None
+        return remote
+
+    def _launch(self, job: Job, future: JobFuture) -> str:
+        fn, args, kwargs = job
+        remote = self._task_for(fn, args, kwargs)
+        ref = self._job_task.remote(job) if remote is None else remote.remote(*args, **kwargs)
+        # Ray's own callback, no concurrent future in between. It holds the
+        # ref (Ray keeps the answer while a ref lives) until it has run.
+        ref._on_completed(lambda answer, _ref=ref: self._answered(future, answer))
+        return str(ref.task_id().hex())
+
+    def _answered(self, future: JobFuture, answer: Any) -> None:
+        """The task's answer (from Ray's callback thread): its value, or Ray's error."""
+        task_error, ray_error = self._errors
+        if isinstance(answer, task_error):
+            self._settle(future, False, answer.as_instanceof_cause())
+        elif isinstance(answer, ray_error):
+            self._settle(future, False, answer)
         else:
-            kind, value = task.result()
-            self._outcome(future, kind, value)
+            self._settle(future, True, answer)
+
+    def _settle(self, future: JobFuture, ok: bool, value: Any) -> None:
+        if not ok:
+            self._finish(future, False, value)
+        elif type(value) is _Ended:
+            self._outcome(future, value.kind, None)
+        else:
+            self._finish(future, True, value)
         # Once it has ended, no cancel comes any more; a cancel sent (or on
         # its way: see _signal) is dropped from the actor's set.
         if future._cancelling:
-            self._signals.forget.remote(token)
+            self._signals.forget.remote(future._token)
 
     def _signal(self, token: str, future: JobFuture) -> None:
         self._signals.cancel.remote(token)
-        if future.done():  # _ended may have looked before this cancel was sent
+        if future.done():  # _settle may have looked before this cancel was sent
             self._signals.forget.remote(token)
+
+
+# In the driver: the actor's handle and the Ray job it belongs to. The
+# driver keeps it, not each executor: with the last handle Ray would end the
+# actor, while the workers' watchers still wait on it.
+_driver_actor: list[Any] = []
+
+
+def _signals_actor() -> Any:
+    """The ``threado-signals`` actor of this driver's Ray job (made once per job)."""
+    import ray
+
+    job = ray.get_runtime_context().get_job_id()
+    with _local_lock:
+        if _driver_actor and _driver_actor[0] == job:
+            return _driver_actor[1]
+    # Restarted if it dies (its set starts empty again: the watchers' next
+    # call returns at once, since its version went back to 0).
+    actor = (
+        ray.remote(_Signals)
+        .options(
+            name=SIGNALS_NAME,
+            get_if_exists=True,
+            max_concurrency=10_000,
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
+        .remote()
+    )
+    with _local_lock:
+        _driver_actor[:] = [job, actor]
+    return actor
+
+
+#: Beyond this many functions, an executor sends the others' jobs as one argument.
+_MAX_FUNCTION_TASKS = 256
+
+
+def _named_at_module_level(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is a function its module names (so: one of a bounded few)."""
+    if type(fn) is not FunctionType and type(fn) is not BuiltinFunctionType:
+        return False
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    obj: Any = module
+    for part in getattr(fn, "__qualname__", "<locals>").split("."):
+        obj = getattr(obj, part, None)
+    return obj is fn
 
 
 Executor.__module__ = "threado.ray"

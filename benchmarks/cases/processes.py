@@ -10,9 +10,14 @@
   standard pool cannot cancel a running job: its column holds the stdlib's
   submit + result round trip, for scale (report only);
 * with the ``dask``/``ray`` extras installed, full mode only (a cluster
-  takes seconds to start): the round trip through ``threado.dask.Executor``
+  takes seconds to start), the same three rows per engine (one worker
+  process, one thread): the round trip through ``threado.dask.Executor``
   against ``client.submit(...).result()``, and through ``threado.ray.Executor``
-  against ``ray.get(f.remote())`` (target 1.2x).
+  against ``ray.get(f.remote())`` (target 1.2x); 500 small jobs submitted one
+  by one and then waited for, against the engine's best way to do the same,
+  ``client.gather`` of the ``client.submit`` futures and ``ray.get`` of the
+  list of refs (time per job, target 1.2x); the cancel of a running job, its
+  column the engine's round trip for scale (report).
 
 The pools (and the engines' executors) are started once, warmed, and shut down
 at exit.
@@ -97,8 +102,9 @@ def _map(kind: str, n: int) -> int:
     return perf_counter_ns() - t0
 
 
-def _cancel_running(n: int) -> list[int]:
-    pool = _pool("threado")
+def _cancel_running(get: Callable[[], Any], n: int) -> list[int]:
+    """Cancel of a running job until its future is done, on the executor ``get()``."""
+    executor = get()
     out: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         address = os.path.join(tmp, "s")
@@ -107,7 +113,7 @@ def _cancel_running(n: int) -> list[int]:
         listener.listen(8)
         try:
             for _ in range(n):
-                f = pool.submit(blocked, address)
+                f = executor.submit(blocked, address)
                 conn, _ = listener.accept()
                 conn.recv(1)  # it runs, blocked in threado.sleep
                 t0 = perf_counter_ns()
@@ -138,18 +144,31 @@ def _dask_client() -> Any:
     return client
 
 
+def _dask_executor() -> Any:
+    import threado.dask
+
+    ex = _pools.get("dask-threado")
+    if ex is None:
+        ex = _pools["dask-threado"] = threado.dask.Executor(_dask_client())
+    return ex
+
+
 def _dask_plain() -> Callable[[], object]:
     client = _dask_client()
     return lambda: client.submit(trivial, pure=False).result()
 
 
 def _dask_threado() -> Callable[[], object]:
-    import threado.dask
-
-    ex = _pools.get("dask-threado")
-    if ex is None:
-        ex = _pools["dask-threado"] = threado.dask.Executor(_dask_client())
+    ex = _dask_executor()
     return lambda: ex.submit(trivial).result()
+
+
+def _dask_plain_many(n: int) -> int:
+    client = _dask_client()
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        client.gather([client.submit(small, i, pure=False) for i in range(_MANY)])
+    return perf_counter_ns() - t0
 
 
 def _ray_init() -> Any:
@@ -161,22 +180,57 @@ def _ray_init() -> Any:
     return ray
 
 
-def _ray_plain() -> Callable[[], object]:
+def _ray_remote(fn: Callable[..., Any]) -> Any:
     ray = _ray_init()
-    remote = _pools.get("ray-plain")
+    key = f"ray-plain-{fn.__name__}"
+    remote = _pools.get(key)
     if remote is None:  # made once: each new remote function is exported on its first call
-        remote = _pools["ray-plain"] = ray.remote(trivial)
-    return lambda: ray.get(remote.remote())
+        remote = _pools[key] = ray.remote(fn)
+    return remote
 
 
-def _ray_threado() -> Callable[[], object]:
+def _ray_executor() -> Any:
     import threado.ray
 
     _ray_init()
     ex = _pools.get("ray-threado")
     if ex is None:
         ex = _pools["ray-threado"] = threado.ray.Executor()
+    return ex
+
+
+def _ray_plain() -> Callable[[], object]:
+    ray = _ray_init()
+    remote = _ray_remote(trivial)
+    return lambda: ray.get(remote.remote())
+
+
+def _ray_threado() -> Callable[[], object]:
+    ex = _ray_executor()
     return lambda: ex.submit(trivial).result()
+
+
+def _ray_plain_many(n: int) -> int:
+    ray = _ray_init()
+    remote = _ray_remote(small)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        ray.get([remote.remote(i) for i in range(_MANY)])
+    return perf_counter_ns() - t0
+
+
+def _submit_many(get: Callable[[], Any], n: int) -> int:
+    """``_MANY`` small jobs submitted one by one, then their results, ``n`` times."""
+    executor = get()
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        for f in [executor.submit(small, i) for i in range(_MANY)]:
+            f.result()
+    return perf_counter_ns() - t0
+
+
+#: Small jobs per repeat of the engines' throughput rows.
+_MANY = 500
 
 
 def _installed(name: str) -> bool:
@@ -205,37 +259,55 @@ CASES: list[Case] = [
     LatencyCase(
         "process pool: cancel of a running job until done (stdlib column: its round trip)",
         partial(_round_trip, partial(_submit_result, "stdlib")),
-        _cancel_running,
+        partial(_cancel_running, partial(_pool, "threado")),
         None,
         samples=100,
         max_repeats=3,
     ),
 ]
-#: The engines' rows: (module that must be installed, name, plain side, threado side).
+#: The engines' rows, full mode only (a cluster takes seconds to start): (module
+#: that must be installed, engine, its executor, its round trip, ours, its submit of many).
 _ENGINES = [
     (
         "distributed",
-        "dask: threado.dask.Executor round trip vs client.submit().result()",
+        "dask",
+        "client.submit().result()",
+        _dask_executor,
         _dask_plain,
         _dask_threado,
+        _dask_plain_many,
     ),
-    (
-        "ray",
-        "ray: threado.ray.Executor round trip vs ray.get(f.remote())",
-        _ray_plain,
-        _ray_threado,
-    ),
+    ("ray", "ray", "ray.get(f.remote())", _ray_executor, _ray_plain, _ray_threado, _ray_plain_many),
 ]
-CASES += [
-    LatencyCase(
-        name,
-        partial(_round_trip, plain),
-        partial(_round_trip, ours),
-        1.2,
-        samples=100,
-        max_repeats=3,
-        full_only=True,
-    )
-    for module, name, plain, ours in _ENGINES
-    if _installed(module)
-]
+for module, engine, own, executor, plain, ours, plain_many in _ENGINES:
+    if not _installed(module):
+        continue
+    CASES += [
+        LatencyCase(
+            f"{engine}: threado.{engine}.Executor round trip vs {own}",
+            partial(_round_trip, plain),
+            partial(_round_trip, ours),
+            1.2,
+            samples=200,  # an engine's own round trip varies by 2x between runs
+            max_repeats=5,
+            full_only=True,
+        ),
+        TimeCase(
+            f"{engine}: {_MANY} small jobs submitted then gathered, per job",
+            plain_many,
+            partial(_submit_many, executor),
+            1.2,
+            batch=_MANY,
+            max_repeats=3,
+            full_only=True,
+        ),
+        LatencyCase(
+            f"{engine}: cancel of a running job until done (its column: {own})",
+            partial(_round_trip, plain),
+            partial(_cancel_running, executor),
+            None,
+            samples=20,
+            max_repeats=3,
+            full_only=True,
+        ),
+    ]
