@@ -176,6 +176,8 @@ def test_every_kind_of_function_and_argument(
     assert executor.submit(proc_jobs.add, 1, b=2).result() == 3
     # A decorated function takes the arguments its wrapper takes, not the wrapped one's.
     assert executor.submit(proc_jobs.add_ten, 32).result() == 42
+    # One whose default (a lock) cannot be pickled.
+    assert executor.submit(proc_jobs.add_under_lock, 41).result() == 42
     assert executor.submit(lambda: 6 * 7).result() == 42
     assert executor.submit(closure, 2).result() == 42
     assert executor.submit(partial(proc_jobs.add, 40), 2).result() == 42

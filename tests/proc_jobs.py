@@ -222,6 +222,15 @@ def add_ten(ten: int, b: int) -> int:
     return ten + b
 
 
+_LOCK = threading.Lock()
+
+
+def add_under_lock(a: int, b: int = 1, lock: Any = _LOCK) -> int:
+    """A function whose default cannot be pickled (the function can: by name)."""
+    with lock:
+        return a + b
+
+
 def hold_the_gil(address: str, seconds: float) -> None:
     """Say "started <pid>", then sleep ``seconds`` holding the GIL (C code that
     does not release it): nothing else in this process runs meanwhile."""

@@ -268,9 +268,19 @@ def _function_task(fn: Callable[..., Any], grace: float) -> Callable[..., Any]:
     task.__qualname__ = getattr(fn, "__qualname__", task.__qualname__)
     try:  # Ray checks a job's arguments against it at submit (cheaper than *args)
         # fn's own, not a function it wraps (a decorator may supply or take arguments).
-        task.__signature__ = inspect.signature(fn, follow_wrapped=False)  # type: ignore[attr-defined]
+        signature = inspect.signature(fn, follow_wrapped=False)
     except (TypeError, ValueError):  # a builtin without one: any arguments
-        pass
+        return task
+    # Its parameters' names and kinds only: the task is pickled with it, and
+    # a default or an annotation may not pickle (fn itself goes by name).
+    empty = inspect.Parameter.empty
+    task.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(default=empty if p.default is empty else None, annotation=empty)
+            for p in signature.parameters.values()
+        ],
+        return_annotation=empty,
+    )
     return task
 
 
