@@ -13,6 +13,7 @@ that follow.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from typing import Any
@@ -143,3 +144,32 @@ def test_many_jobs_with_random_cancels_leave_no_token_behind(
 ) -> None:
     remote_checks.many_jobs_with_random_cancels(executor)
     assert_no_token_left(executor)
+
+
+def test_a_cancel_does_not_wait_for_a_worker_busy_in_c_code(listener: Listener) -> None:
+    # Two worker processes: one runs a job that holds the GIL for 6 s (its
+    # event loop answers nobody meanwhile), the other a job we cancel.
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    try:
+        ex = threado.dask.Executor(client, grace=0.5)
+        blocked = ex.submit(proc_jobs.block, listener.address)
+        i, pid = listener.started()
+        busy = ex.submit(proc_jobs.hold_the_gil, listener.address, 6.0)
+        assert listener.started()[1] != pid
+        start = time.monotonic()
+        assert blocked.cancel()
+        with pytest.raises(CancelledError):
+            blocked.result(timeout=60)
+        assert listener.line(i) == b"cleanup"
+        # Generous: a cancel takes a round trip to the worker (ms), not the 6 s.
+        assert time.monotonic() - start < 3.0
+        busy.result(timeout=60)
+        ex.shutdown()
+    finally:
+        client.close()
+        cluster.close()

@@ -40,8 +40,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[None]:
+def start_ray() -> None:
     # The workers import the jobs (proc_jobs) and this checkout's threado.
     path = os.pathsep.join(p for p in sys.path if p)
     ray.init(
@@ -50,6 +49,11 @@ def runtime() -> Iterator[None]:
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": path}},
     )
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[None]:
+    start_ray()
     try:
         yield
     finally:
@@ -170,6 +174,10 @@ def test_every_kind_of_function_and_argument(
         return x + offset
 
     assert executor.submit(proc_jobs.add, 1, b=2).result() == 3
+    # A decorated function takes the arguments its wrapper takes, not the wrapped one's.
+    assert executor.submit(proc_jobs.add_ten, 32).result() == 42
+    # One whose default (a lock) cannot be pickled.
+    assert executor.submit(proc_jobs.add_under_lock, 41).result() == 42
     assert executor.submit(lambda: 6 * 7).result() == 42
     assert executor.submit(closure, 2).result() == 42
     assert executor.submit(partial(proc_jobs.add, 40), 2).result() == 42
@@ -199,3 +207,15 @@ def test_many_jobs_with_random_cancels_leave_no_token_behind(
 ) -> None:
     remote_checks.many_jobs_with_random_cancels(executor)
     assert_no_token_left()
+
+
+def test_ray_started_again_gets_an_actor_of_its_own(runtime: None, listener: Listener) -> None:
+    # Last in the module: it restarts the runtime. The new runtime numbers
+    # its jobs from 1 again: the driver's actor of the last one is gone.
+    ray.shutdown()
+    start_ray()
+    ex = threado.ray.Executor(grace=0.5)
+    try:
+        cancel_jobs_on_every_worker(ex, listener)
+    finally:
+        ex.shutdown(wait=False)  # (a cancel that did not reach a job would wait 600 s)

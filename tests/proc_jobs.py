@@ -7,11 +7,14 @@ by those messages, never by sleeping.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import threado
@@ -201,6 +204,39 @@ def mark(path: str, seconds: float) -> float:
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     threado.sleep(seconds)
     return seconds
+
+
+def _add_ten(f: Callable[..., int]) -> Callable[..., int]:
+    """A decorator that supplies ``f``'s first argument (its ``__wrapped__`` says otherwise)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        return f(10, *args, **kwargs)
+
+    return wrapper
+
+
+@_add_ten
+def add_ten(ten: int, b: int) -> int:
+    """Called as ``add_ten(b)``: its decorator gives it ``ten``."""
+    return ten + b
+
+
+_LOCK = threading.Lock()
+
+
+def add_under_lock(a: int, b: int = 1, lock: Any = _LOCK) -> int:
+    """A function whose default cannot be pickled (the function can: by name)."""
+    with lock:
+        return a + b
+
+
+def hold_the_gil(address: str, seconds: float) -> None:
+    """Say "started <pid>", then sleep ``seconds`` holding the GIL (C code that
+    does not release it): nothing else in this process runs meanwhile."""
+    with _connect(address) as s:
+        s.sendall(b"started %d\n" % os.getpid())
+    ctypes.PyDLL(None).usleep(int(seconds * 1_000_000))
 
 
 def answer_after(seconds: float, value: Any) -> Any:

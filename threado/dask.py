@@ -7,21 +7,25 @@ Theory of operation
 -------------------
 
 :class:`Executor` submits each job as a Dask task (``pure=False``) that runs
-the job in a threado thread on the worker (see ``threado._remote_job``).
-The job's cancel signal is a threado ``Event`` in the worker process that
-runs it, which the task waits on (the job's thread sets it too as it ends),
-kept in ``_running`` under the job's token while the task runs. A cancel
-reaches it through ``Client.run``: the parent runs :func:`_cancel_here` on
-every worker process (one broadcast through the scheduler, on the cancel's
-path only), which adds the token to the process's ``_cancelled`` set and
-sets the signal of the job if it runs there; a job that starts later finds
-its token in the set and starts cancelled (both under ``_local_lock``). Once
-a cancelled job's future has ended, a second broadcast (:func:`_forget_here`)
-drops the token. So a job's own path costs no scheduler request and no
-coroutine on the worker's event loop: the task is the job's run and nothing
-else. A worker process that joins the cluster after a cancel was sent does
-not know of it: a job that had not started when it was cancelled and then
-starts there runs on (its future still ends cancelled, once it has ended).
+the job in a threado thread on the worker (see ``threado._remote_job``). The
+job's cancel signal is a threado ``Event`` in the worker process that runs
+it, which the task waits on (the job's thread sets it too as it ends), kept
+in ``_running`` under the job's token while the task runs. A cancel reaches
+it through ``Client.run``: the parent runs :func:`_cancel_here` on every
+worker process (one broadcast through the scheduler, on the cancel's path
+only), which adds the token to the process's ``_cancelled`` set and sets the
+signal of the job if it runs there; a job that starts later finds its token
+in the set and starts cancelled (both under ``_local_lock``). Once a
+cancelled job's future has ended, a second broadcast (:func:`_forget_here`)
+drops the token, sent once every worker has answered the first (so that it
+never comes first). The client's event loop sends them; ``cancel()`` does
+not wait for the answers (a worker whose job holds the GIL, in C code,
+answers only when that ends, and each cancel would wait for it). So a job's
+own path costs no scheduler request and no coroutine on the worker's event
+loop: the task is the job's run and nothing else. A worker process that
+joins the cluster after a cancel was sent does not know of it: a job that
+had not started when it was cancelled and then starts there runs on (its
+future still ends cancelled, once it has ended).
 
 A job still running ``grace`` seconds after its cancel (C code, a loop
 without a blocking point) makes the task return; the parent then restarts
@@ -38,8 +42,10 @@ its result); this executor's ``cancel()`` does, and the worker goes on.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
+from concurrent.futures import Future as ConcurrentFuture
 from typing import Any
 
 from ._events import Event
@@ -115,6 +121,8 @@ class Executor(RemoteExecutor):
         self._client = client
         # Tasks whose futures have not ended, by key (see _ended).
         self._in_flight: dict[Any, tuple[JobFuture, Any]] = {}
+        # The cancels sent whose forgets are not (see _forget), by token.
+        self._cancels: dict[str, ConcurrentFuture[None] | None] = {}
 
     def _launch(self, job: Job, future: JobFuture) -> str:
         token = f"threado-{uuid.uuid4().hex}"
@@ -177,22 +185,50 @@ class Executor(RemoteExecutor):
             self._finish(future, False, RuntimeError(f"the Dask task ended {status}"))
         # Once it has ended, no cancel comes any more: the workers drop its
         # token (a cancel on its way, see _signal, drops it itself).
-        if future._cancelling:
-            self._broadcast(_forget_here, future._token)
+        if future._cancelling and future._token is not None:
+            self._forget(future._token)
 
     def _signal(self, token: str, future: JobFuture) -> None:
-        self._broadcast(_cancel_here, token)
-        if future.done():  # _ended may have looked before this cancel was sent
-            self._broadcast(_forget_here, token)
+        sent = self._broadcast(_cancel_here, token)
+        with self._lock:
+            self._cancels[token] = sent
+        if future.done():  # _settle may have looked before this cancel was sent
+            self._forget(token)
 
-    def _broadcast(self, function: Any, token: str | None) -> None:
-        """Run ``function(token)`` on every worker process (those that answer)."""
-        if token is None:  # pragma: no cover - a future ends after its launch
-            return
+    def _forget(self, token: str) -> None:
+        """Drop a cancelled job's token on every worker, once its cancel got there.
+
+        Whoever takes the cancel's entry (``_settle`` or ``_signal``) sends it.
+        """
+        with self._lock:
+            if token not in self._cancels:
+                return  # not sent yet (its _signal forgets it), or forgotten already
+            cancel = self._cancels.pop(token)
+        self._broadcast(_forget_here, token, after=cancel)
+
+    def _broadcast(
+        self, function: Any, token: str, after: ConcurrentFuture[None] | None = None
+    ) -> ConcurrentFuture[None] | None:
+        """Run ``function(token)`` on every worker process (those that answer),
+        once the broadcast ``after`` is done; the broadcast (or ``None``).
+
+        Not waited for: ``Client.run`` returns when every worker has answered,
+        and a worker whose job holds the GIL (C code) answers when it ends.
+        The client's event loop sends it.
+        """
+
+        async def broadcast() -> None:
+            try:
+                if after is not None:
+                    await asyncio.wrap_future(after)
+                await self._client.run(function, token, on_error="ignore", asynchronous=True)
+            except Exception:  # the client or the cluster is closing: no job runs on
+                pass
+
         try:
-            self._client.run(function, token, on_error="ignore")
-        except Exception:  # the client or the cluster is closing: no job runs on
-            pass
+            return asyncio.run_coroutine_threadsafe(broadcast(), self._client.loop.asyncio_loop)
+        except Exception:  # the client is closed
+            return None
 
 
 Executor.__module__ = "threado.dask"

@@ -267,9 +267,20 @@ def _function_task(fn: Callable[..., Any], grace: float) -> Callable[..., Any]:
     task.__name__ = getattr(fn, "__name__", task.__name__)
     task.__qualname__ = getattr(fn, "__qualname__", task.__qualname__)
     try:  # Ray checks a job's arguments against it at submit (cheaper than *args)
-        task.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+        # fn's own, not a function it wraps (a decorator may supply or take arguments).
+        signature = inspect.signature(fn, follow_wrapped=False)
     except (TypeError, ValueError):  # a builtin without one: any arguments
-        pass
+        return task
+    # Its parameters' names and kinds only: the task is pickled with it, and
+    # a default or an annotation may not pickle (fn itself goes by name).
+    empty = inspect.Parameter.empty
+    task.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(default=empty if p.default is empty else None, annotation=empty)
+            for p in signature.parameters.values()
+        ],
+        return_annotation=empty,
+    )
     return task
 
 
@@ -401,7 +412,10 @@ def _signals_actor() -> Any:
     """The ``threado-signals`` actor of this driver's Ray job (made once per job)."""
     import ray
 
-    job = ray.get_runtime_context().get_job_id()
+    # The job's id alone does not name it: after ray.shutdown(), the next
+    # ray.init()'s new runtime numbers its jobs from 1 again (on a new node).
+    context = ray.get_runtime_context()
+    job = (context.get_job_id(), context.get_node_id())
     with _local_lock:
         if _driver_actor and _driver_actor[0] == job:
             return _driver_actor[1]
