@@ -393,13 +393,21 @@ class Executor(RemoteExecutor):
             self._finish(future, True, value)
         # Once it has ended, no cancel comes any more; a cancel sent (or on
         # its way: see _signal) is dropped from the actor's set.
-        if future._cancelling:
-            self._signals.forget.remote(future._token)
+        if future._cancelling and future._token is not None:
+            self._tell("forget", future._token)
 
     def _signal(self, token: str, future: JobFuture) -> None:
-        self._signals.cancel.remote(token)
+        self._tell("cancel", token)
         if future.done():  # _settle may have looked before this cancel was sent
-            self._signals.forget.remote(token)
+            self._tell("forget", token)
+
+    def _tell(self, what: str, token: str) -> None:
+        """Send the actor a ``cancel`` or a ``forget``: never raises (``cancel()``
+        must not). With Ray shut down it cannot arrive, nor can a job run on."""
+        try:
+            getattr(self._signals, what).remote(token)
+        except Exception:
+            pass
 
 
 # In the driver: the actor's handle and the Ray job it belongs to. The
