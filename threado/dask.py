@@ -170,10 +170,10 @@ class Executor(RemoteExecutor):
             if kind == STUCK:
                 # Forget the task first (a synchronous request), so that the
                 # restart does not make the scheduler run it again elsewhere.
-                self._client.cancel([task])
                 try:
+                    self._client.cancel([task])
                     self._client.restart_workers([address], raise_for_error=False)
-                except Exception:  # no nanny: the stuck thread stays there
+                except Exception:  # no nanny (the stuck thread stays there), or closing
                     pass
             if kind:
                 self._outcome(future, kind, value)

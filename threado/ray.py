@@ -97,7 +97,8 @@ class _Signals:
 
     def __init__(self) -> None:
         self._cancelled: set[str] = set()
-        self._version = 0
+        # Random: a restarted actor's version is (almost surely) none a watcher saw.
+        self._version = int.from_bytes(os.urandom(7), "big")
         self._changed = asyncio.Event()
 
     async def cancel(self, token: str) -> None:
