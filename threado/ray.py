@@ -242,9 +242,6 @@ class _Ended:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Ended, (self.kind,))
-
 
 def _answer(outcome: tuple[str, Any]) -> Any:
     kind, value = outcome
@@ -376,22 +373,17 @@ class Executor(RemoteExecutor):
         return str(ref.task_id().hex())
 
     def _answered(self, future: JobFuture, answer: Any) -> None:
-        """The task's answer (from Ray's callback thread): its value, or Ray's error."""
+        """The task's answer (from Ray's callback thread): its value, an
+        :class:`_Ended`, or Ray's error."""
         task_error, ray_error = self._errors
         if isinstance(answer, task_error):
-            self._settle(future, False, answer.as_instanceof_cause())
+            self._finish(future, False, answer.as_instanceof_cause())
         elif isinstance(answer, ray_error):
-            self._settle(future, False, answer)
+            self._finish(future, False, answer)
+        elif type(answer) is _Ended:
+            self._outcome(future, answer.kind, None)
         else:
-            self._settle(future, True, answer)
-
-    def _settle(self, future: JobFuture, ok: bool, value: Any) -> None:
-        if not ok:
-            self._finish(future, False, value)
-        elif type(value) is _Ended:
-            self._outcome(future, value.kind, None)
-        else:
-            self._finish(future, True, value)
+            self._finish(future, True, answer)
         # Once it has ended, no cancel comes any more; a cancel sent (or on
         # its way: see _signal) is dropped from the actor's set.
         if future._cancelling and future._token is not None:
@@ -399,7 +391,7 @@ class Executor(RemoteExecutor):
 
     def _signal(self, token: str, future: JobFuture) -> None:
         self._tell("cancel", token)
-        if future.done():  # _settle may have looked before this cancel was sent
+        if future.done():  # _answered may have looked before this cancel was sent
             self._tell("forget", token)
 
     def _tell(self, what: str, token: str) -> None:
