@@ -630,14 +630,18 @@ def test_ctrl_c_while_waiting_for_the_turn_ends_the_ordering() -> None:
                 released.wait(0.2)
 
         threading.Thread(target=interrupt).start()
+        mask = getattr(os, "sched_getaffinity", lambda _: None)(0)
         try:
             threado.run(main, synchronous=True)
         except KeyboardInterrupt:
             print("interrupted; in a run afterwards:", threado._state.get_state().sync)
+        # Interrupted while waiting for the turn (pinned): its mask is back.
+        print("same mask:", getattr(os, "sched_getaffinity", lambda _: None)(0) == mask)
     """
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert "interrupted; in a run afterwards: None" in proc.stdout
+    assert "same mask: True" in proc.stdout
 
 
 def test_explore_cancels_the_threads_a_deadlock_of_main_strands() -> None:

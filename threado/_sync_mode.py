@@ -9,7 +9,7 @@ virtual time and exact deadlock are the scheduler core's, ``_sync_run``
 exists (the virtual clock for ``_state.clock``, the switch before a lock
 acquisition for ``_locks``), and holds what other layers call:
 :func:`yield_turn` (``checkpoint()``, ``sleep(0)``), :func:`join_spawned`,
-:func:`first_turn` and :func:`leave` (``_threads``), and :func:`blocking`,
+:func:`start_spawned`, :func:`first_turn` and :func:`leave` (``_threads``), and :func:`blocking`,
 also used by members' descriptor waits (their poller gives the turn away
 while it blocks).
 
@@ -26,7 +26,7 @@ from types import TracebackType
 from . import _state
 from ._errors import Reason
 from ._state import ThreadState, local
-from ._sync_run import GONE, RUNNING, Member, Run, offsets, runs_mutex, yield_turn
+from ._sync_run import GONE, RUNNING, Member, Run, offsets, runs_mutex, unpin, yield_turn
 from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ __all__ = [
     "join_spawned",
     "leave",
     "run_main",
+    "start_spawned",
     "yield_turn",
 ]
 
@@ -92,17 +93,35 @@ def join_spawned(spawner: ThreadState, st: ThreadState) -> None:
             run._dispatch_locked(None)
 
 
-def first_turn(st: ThreadState) -> None:
-    """In a spawned member's thread, first thing: wait for its first turn."""
+def start_spawned(
+    spawner: ThreadState | None, start: Callable[[], None], birth: list[set[int]]
+) -> None:
+    """``spawner``, a member, starts the thread it spawned (``start``): on
+    the run's CPU, so that the thread's first wait for its turn does not
+    move it there (see ``Run.start_pinned``)."""
+    m = _member(spawner)
+    if m is None:
+        start()
+    else:
+        m.run.start_pinned(m, start, birth)
+
+
+def first_turn(st: ThreadState, mask: set[int] | None = None) -> None:
+    """In a spawned member's thread, first thing: wait for its first turn.
+
+    ``mask``: the thread was born pinned to its run's CPU; this is its own.
+    """
     m = _member(st)
     if m is None:
+        if mask is not None:
+            unpin(mask)  # the run ended before the thread began
         return
     if st.end_hooks is not None:
         st.end_hooks.append(lambda: leave(st, m))
         with m.run.mutex:
             m.hooked = True
     _wrap_poller(m)
-    m.run._await_turn(m)
+    m.run._await_turn(m, mask)
 
 
 def leave(st: ThreadState, m: Member | None = None) -> None:

@@ -54,6 +54,26 @@ options, yield)``: the *schedule*. Choices index an ordered list (``ready``
 in arrival order, the yielding thread first), so a schedule replays exactly
 whenever the program itself is deterministic given its interleaving.
 
+*One CPU.* Members run one at a time, so a second CPU cannot help them;
+but a thread woken on another CPU costs a cross-CPU wake-up (an
+inter-processor interrupt to an idle core: tens of microseconds on a VM,
+three times a same-CPU switch). So on Linux, with two CPUs or more allowed,
+a member *waiting for its turn* is pinned to the run's CPU
+(``sched_setaffinity``): the baton's release queues it on the CPU of the
+thread passing the turn, which was pinned there too when it last waited,
+and the hand-off is a same-CPU context switch. It gets its own mask back
+(re-read at each wait, so a mask the program sets is kept) before its turn
+runs any code of the program: threads and processes the program starts
+inherit that mask, never the pin. Waits outside the turn (in
+:func:`blocking`) are not pinned. Moving a running thread to another CPU
+costs as much as the wake-up saved, so nothing is moved on the way: a
+member's thread is *born* on the run's CPU (the spawner, holding the turn,
+is pinned around ``Thread.start()``, and the new thread's first wait gives
+it the spawner's own mask), and a thread that starts runs one after another
+(``explore``) keeps its CPU for all of them; threads starting their first
+run take the allowed CPUs in turn. If pinning fails (a cpuset changed),
+the run stops pinning.
+
 *Yields.* With a strategy that preempts (every seeded one), ``checkpoint()``
 and the acquisition of a threado ``Lock``/``RLock`` are possible switches;
 ``sleep(0)`` always is. ``spawn()`` is not: the new member joins ``ready``.
@@ -90,6 +110,7 @@ wait then: the order cannot be kept.
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 import time
 
@@ -99,7 +120,7 @@ from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from _thread import LockType
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any, Final
 
     from ._schedule import Strategy
@@ -115,6 +136,7 @@ __all__ = [
     "SyncToken",
     "offsets",
     "runs_mutex",
+    "unpin",
     "yield_turn",
 ]
 
@@ -258,7 +280,7 @@ class Member:
             dead = True  # deadlocked in a wait inside blocking()
         else:
             try:
-                m.baton.acquire()  # our turn again (inlined _await_turn)
+                run._wait_turn(m)  # our turn again (inlined _await_turn)
             except BaseException:
                 run.dissolve()
                 raise
@@ -305,6 +327,47 @@ class SyncToken:
 runs_mutex = _thread.allocate_lock()
 #: Threads that outlived their run: virtual minus real time when it dissolved.
 offsets: dict[ThreadState, float] = {}
+
+
+#: Pinning (see "One CPU" in the module docstring): Linux only.
+_getaffinity: Callable[[int], set[int]] | None = getattr(os, "sched_getaffinity", None)
+_setaffinity: Callable[[int, Iterable[int]], None] | None = getattr(os, "sched_setaffinity", None)
+_runs_started = 0
+#: The CPU of the last run each thread started (``.cpu``).
+_last_cpu = _thread._local()
+
+
+def _run_cpu() -> set[int] | None:
+    """The CPU a new run's members wait on, as a mask; ``None``: no pinning
+    (not Linux, or one CPU allowed).
+
+    A thread starting runs one after another (``explore``) keeps its CPU:
+    it was left there by its last wait, and moving it costs as much as a
+    wake-up across CPUs. Threads starting their first run take the allowed
+    CPUs in turn, so that runs in parallel do not share one.
+    """
+    global _runs_started
+    if _getaffinity is None or _setaffinity is None:
+        return None
+    allowed = sorted(_getaffinity(0))
+    if len(allowed) < 2:
+        return None
+    cpu = getattr(_last_cpu, "cpu", None)
+    if cpu not in allowed:
+        with runs_mutex:
+            _runs_started += 1
+            n = _runs_started
+        cpu = _last_cpu.cpu = allowed[n % len(allowed)]
+    return {cpu}
+
+
+def unpin(mask: set[int]) -> None:
+    """Give the calling thread its own affinity ``mask`` back (after a pin)."""
+    if _setaffinity is not None:
+        try:
+            _setaffinity(0, mask)
+        except OSError:
+            pass  # the mask is not allowed any more: the kernel's choice
 
 
 def _woken_from_outside(what: object) -> bool:
@@ -367,6 +430,8 @@ class Run:
         self.stranded: list[ThreadState] = []
         self._seq = 0
         self._parks = 0
+        #: The CPU members wait for the turn on (a mask), or ``None``.
+        self.cpu = _run_cpu()
 
     # -- membership (under mutex) ---------------------------------------------
 
@@ -464,14 +529,68 @@ class Run:
                 stuck.append(x)
         return stuck
 
-    def _await_turn(self, m: Member) -> None:
+    def _await_turn(self, m: Member, mask: set[int] | None = None) -> None:
         try:
-            m.baton.acquire()
+            self._wait_turn(m, mask)
         except BaseException:
             # An asynchronous exception (KeyboardInterrupt) while waiting for
             # the turn: the run cannot go on in order; its threads run free.
             self.dissolve()
             raise
+
+    def _wait_turn(self, m: Member, mask: set[int] | None = None) -> None:
+        """Wait for ``m``'s baton (its turn), pinned to the run's CPU meanwhile.
+
+        ``mask``: the thread's own, if it is pinned already (born so); by
+        default it is read now, so that a mask the program set is kept.
+        """
+        cpu = self.cpu
+        get, put = _getaffinity, _setaffinity
+        if cpu is None or get is None or put is None:
+            try:
+                m.baton.acquire()
+            finally:
+                if mask is not None:
+                    unpin(mask)
+            return
+        born = mask is not None  # born pinned: on the run's CPU already
+        if mask is None:
+            mask = get(0)
+        try:
+            if not born:
+                try:
+                    put(0, cpu)
+                except OSError:  # the CPU was taken away (a cpuset changed)
+                    self.cpu = None  # no pinning from now on
+            m.baton.acquire()
+        finally:
+            unpin(mask)
+
+    def start_pinned(
+        self, spawner: Member, start: Callable[[], None], birth: list[set[int]]
+    ) -> None:
+        """``spawner`` starts the thread of a new member (``start``) pinned to
+        the run's CPU, where the thread is then born; its first wait for the
+        turn gives it ``spawner``'s own mask, appended to ``birth``, after.
+
+        Only while ``spawner`` holds the turn: it is on the run's CPU then.
+        """
+        cpu = self.cpu
+        get, put = _getaffinity, _setaffinity
+        if cpu is None or get is None or put is None or spawner.status != RUNNING:
+            start()
+            return
+        mask = get(0)
+        try:
+            try:
+                put(0, cpu)
+            except OSError:
+                self.cpu = None
+            else:
+                birth.append(mask)
+            start()
+        finally:
+            unpin(mask)
 
     # -- the token's side ----------------------------------------------------
 
@@ -613,7 +732,7 @@ def yield_turn(st: ThreadState, always: bool) -> None:
         m.status = READY
         ready.append(m)
     try:
-        m.baton.acquire()
+        run._wait_turn(m)
     except BaseException:
         run.dissolve()  # as in _await_turn
         raise

@@ -436,6 +436,7 @@ def _bootstrap(
     func: Callable[..., Any],
     args: tuple[Any, ...],
     launch: list[None],
+    birth: list[set[int]],
 ) -> None:
     if not _claim(launch):
         return  # the spawner's start() failed first: this thread must not run (see _spawn)
@@ -444,8 +445,8 @@ def _bootstrap(
     # woken by it find the thread gone, instead of waking only to wait for
     # the interpreter lock while it finishes.
     install_state(state, [handle._end, lambda: wake_watchers(state)])
-    if state.sync is not None:  # a synchronous run's thread: wait for the first turn
-        _sync_mode.first_turn(state)
+    if state.sync is not None or birth:  # a synchronous run's thread: wait for the first turn
+        _sync_mode.first_turn(state, birth[0] if birth else None)
     result: Any = None
     error: BaseException | None = None
     try:
@@ -515,9 +516,12 @@ def _spawn(
     state.handle = handle
     ctx = copy_context()
     launch: list[None] = [None]  # the launch token (see _claim)
+    # A synchronous run's thread born pinned: the mask it is to have (see
+    # _sync_run.Run.start_pinned).
+    birth: list[set[int]] = []
     thread = threading.Thread(
         target=_bootstrap,
-        args=(handle, state, ctx, func, args, launch),
+        args=(handle, state, ctx, func, args, launch, birth),
         name=name,
         daemon=bool(daemon),
     )
@@ -530,10 +534,15 @@ def _spawn(
     with _registry_lock:
         _running.add(handle)
     spawner = lookup_state()
-    if spawner is not None and spawner.sync is not None:
+    if spawner is not None and spawner.sync is None:
+        spawner = None  # not in a synchronous run
+    if spawner is not None:
         _sync_mode.join_spawned(spawner, state)  # joins the run's turn order now
     try:
-        thread.start()
+        if spawner is None:
+            thread.start()
+        else:
+            _sync_mode.start_spawned(spawner, thread.start, birth)
     except BaseException:
         if _claim(launch):  # it never began, and now never will
             with _registry_lock:
