@@ -243,6 +243,7 @@ class Member:
                 status = GONE
                 real = m.real
             else:
+                mask = run._pin()  # before waking anyone (see _pin)
                 ready = run.ready
                 if ready:  # the hot path: pass the turn
                     if run.fifo:
@@ -252,11 +253,11 @@ class Member:
                         picked = ready.pop(run._choose(ready, False, m))
                     picked.status = RUNNING
                     run.current = nxt = picked
-                    # Its baton first, our bookkeeping after: the OS
-                    # wake-up of the next thread (tens of microseconds
+                    # Its baton first, our bookkeeping after: unpinned,
+                    # the next thread's OS wake-up (tens of microseconds
                     # on a VM) starts now and overlaps the rest of our
-                    # turn, and with a GIL it runs once we block. Under
-                    # the mutex, so free-threaded it waits for us there.
+                    # turn; pinned, it runs once we block. Under the
+                    # mutex, so free-threaded it waits for us there.
                     picked.baton.release()
                 m.status = PARKED
                 if timeout < 0 or timeout >= TIMEOUT_MAX:
@@ -280,7 +281,7 @@ class Member:
             dead = True  # deadlocked in a wait inside blocking()
         else:
             try:
-                run._wait_turn(m)  # our turn again (inlined _await_turn)
+                run._wait_pinned(m, mask)  # our turn again (inlined _await_turn)
             except BaseException:
                 run.dissolve()
                 raise
@@ -530,38 +531,45 @@ class Run:
         return stuck
 
     def _await_turn(self, m: Member, mask: set[int] | None = None) -> None:
+        """Wait for ``m``'s turn, pinned meanwhile (``mask``: born pinned, its own)."""
         try:
-            self._wait_turn(m, mask)
+            if mask is None:
+                mask = self._pin()
+            self._wait_pinned(m, mask)
         except BaseException:
             # An asynchronous exception (KeyboardInterrupt) while waiting for
             # the turn: the run cannot go on in order; its threads run free.
             self.dissolve()
             raise
 
-    def _wait_turn(self, m: Member, mask: set[int] | None = None) -> None:
-        """Wait for ``m``'s baton (its turn), pinned to the run's CPU meanwhile.
+    def _pin(self) -> set[int] | None:
+        """Pin the calling thread, about to wait for its turn, to the run's
+        CPU; return its own mask (read now, so a mask the program set is
+        kept), or ``None`` if it is not pinned.
 
-        ``mask``: the thread's own, if it is pinned already (born so); by
-        default it is read now, so that a mask the program set is kept.
+        Before the thread passes the turn on, not after: a system call
+        between waking the next thread and blocking lets the kernel switch
+        to it there, while we hold the GIL it needs (and back).
         """
         cpu = self.cpu
         get, put = _getaffinity, _setaffinity
         if cpu is None or get is None or put is None:
-            try:
-                m.baton.acquire()
-            finally:
-                if mask is not None:
-                    unpin(mask)
-            return
-        born = mask is not None  # born pinned: on the run's CPU already
-        if mask is None:
-            mask = get(0)
+            return None
+        mask = get(0)
         try:
-            if not born:
-                try:
-                    put(0, cpu)
-                except OSError:  # the CPU was taken away (a cpuset changed)
-                    self.cpu = None  # no pinning from now on
+            put(0, cpu)
+        except OSError:  # the CPU was taken away (a cpuset changed)
+            self.cpu = None  # no pinning from now on
+            return None
+        return mask
+
+    @staticmethod
+    def _wait_pinned(m: Member, mask: set[int] | None) -> None:
+        """Wait for ``m``'s baton (its turn); then give its thread ``mask`` back."""
+        if mask is None:
+            m.baton.acquire()
+            return
+        try:
             m.baton.acquire()
         finally:
             unpin(mask)
@@ -726,13 +734,13 @@ def yield_turn(st: ThreadState, always: bool) -> None:
             ready.remove(nxt)
         nxt.status = RUNNING
         run.current = nxt
-        # Its baton first, the bookkeeping after (see Member.park): its OS
-        # wake-up starts now and overlaps the rest of our turn.
+        mask = run._pin()  # before waking it (see Run._pin)
+        # Its baton first, the bookkeeping after (see Member.park).
         nxt.baton.release()
         m.status = READY
         ready.append(m)
     try:
-        run._wait_turn(m)
+        run._wait_pinned(m, mask)
     except BaseException:
         run.dissolve()  # as in _await_turn
         raise
