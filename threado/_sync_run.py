@@ -61,7 +61,10 @@ three times a same-CPU switch). So on Linux, with two CPUs or more allowed,
 a member *waiting for its turn* is pinned to the run's CPU
 (``sched_setaffinity``): the baton's release queues it on the CPU of the
 thread passing the turn, which was pinned there too when it last waited,
-and the hand-off is a same-CPU context switch. It gets its own mask back
+and the hand-off is a same-CPU context switch. The giver pins itself
+*before* it releases the next thread's baton: a system call between that
+release and its block would let the kernel switch to the woken thread
+there, which then waits for the GIL the giver holds. It gets its own mask back
 (re-read at each wait, so a mask the program sets is kept) before its turn
 runs any code of the program: threads and processes the program starts
 inherit that mask, never the pin. Waits outside the turn (in
