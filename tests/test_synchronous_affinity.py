@@ -1,25 +1,30 @@
-"""Synchronous runs keep their threads on one CPU while they wait for the turn.
+"""Synchronous runs pass the turn on one CPU.
 
-A member waiting for its turn is pinned to its run's CPU, so that passing the
-turn is a same-CPU switch (``threado/_sync_run.py``, "One CPU"); the program's
-own code never runs pinned. These tests read real affinity masks: Linux,
-two CPUs or more.
+The thread given the turn is pinned to its run's CPU by the thread giving it,
+just before it is woken, and gives itself its own mask back as it wakes; a
+spawned thread is born on the run's CPU (``threado/_sync_run.py``, "One
+CPU"). The program's own code never runs pinned, and a thread waiting for
+its turn is not pinned (but for a thread born so). These tests read real
+affinity masks: Linux, two CPUs or more.
 """
 
 from __future__ import annotations
 
+import _thread
 import os
-import queue
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from types import FrameType
 
 import pytest
+from signals import Once, resend_until
 
 import threado
 from threado import _sync_mode, _sync_run
-from threado._state import ThreadState
+from threado._state import ThreadState, local
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -35,73 +40,218 @@ def _mask_kept() -> Iterator[None]:
     os.sched_setaffinity(0, mask)
 
 
-#: (native thread id, mask) of one pin or unpin.
-Record = tuple[int, set[int]]
+#: One mask set by threado: (the setting thread's native id, the target's
+#: native id or 0 for itself, the mask).
+Record = tuple[int, int, set[int]]
 
 
-def _recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Record], queue.Queue[Record]]:
-    """Record every pin and unpin once it took effect, (native thread id, mask):
-    in a list, and in a queue to wait for them."""
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
+    """Record every mask threado sets, once it took effect."""
     log: list[Record] = []
-    calls: queue.Queue[Record] = queue.Queue()
     real = os.sched_setaffinity
 
     def put(pid: int, mask: Iterable[int]) -> None:
         real(pid, mask)
-        record = (threading.get_native_id(), set(mask))
-        log.append(record)
-        calls.put(record)
+        log.append((threading.get_native_id(), pid, set(mask)))
 
     monkeypatch.setattr(_sync_run, "_setaffinity", put)
-    return log, calls
+    return log
 
 
-def test_a_thread_waiting_for_its_turn_is_pinned_and_runs_unpinned(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    log, calls = _recording(monkeypatch)
+def _run_cpu() -> set[int]:
+    """The CPU of the calling member's run."""
+    m = _sync_mode._member(local.state)
+    assert m is not None
+    assert m.run.cpu is not None
+    return m.run.cpu
+
+
+def test_the_turn_comes_pinned_and_is_taken_unpinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _recording(monkeypatch)
     mine = os.sched_getaffinity(0)
+    main_tid = threading.get_native_id()
     seen: dict[str, set[int]] = {}
 
     def partner() -> None:
         seen["partner runs with"] = os.sched_getaffinity(0)
-        threado.sleep(0)  # back to main; we wait for our turn again, pinned
+        seen["main waits with"] = os.sched_getaffinity(main_tid)
+        threado.sleep(0)  # the turn goes back to main
         seen["partner again"] = os.sched_getaffinity(0)
 
-    def pinned(tid: int) -> set[int]:
-        """The next pin of thread ``tid`` (its unpins and others' records skipped)."""
-        while True:
-            who, mask = calls.get(timeout=10)
-            if who == tid and mask != mine:
-                return mask
-
     def main() -> None:
+        pin = seen["pin"] = _run_cpu()
+        assert len(pin) == 1
+        assert pin <= mine
         t = threado.spawn(partner)
         tid = t.native_id
         assert tid is not None
-        # We started its thread pinned (and are unpinned again): it was born
-        # pinned, and waits so for the turn we hold.
-        me = threading.get_native_id()
-        assert [who for who, _ in log] == [me, me]
-        pin = seen["pin"] = log[0][1]
-        assert log[1][1] == mine
-        assert len(pin) == 1
-        assert pin <= mine
-        assert os.sched_getaffinity(tid) == pin  # really pinned, by the kernel
-        threado.sleep(0)  # its turn; it gives it back, then waits pinned again
+        seen["born"] = os.sched_getaffinity(tid)  # it waits for its first turn
+        threado.sleep(0)  # its turn; it gives it back
         seen["main runs with"] = os.sched_getaffinity(0)
-        assert pinned(tid) == pin
-        assert os.sched_getaffinity(tid) == pin
+        seen["partner waits with"] = os.sched_getaffinity(tid)
         t.join()
+        seen["tid"] = {tid}
 
     threado.run(main, synchronous=True)
+    pin = seen["pin"]
+    assert seen["born"] == pin  # born on the run's CPU
+    # Waiting for the turn, threads are not pinned (but for the born one).
+    assert seen["main waits with"] == mine
+    assert seen["partner waits with"] == mine
+    # Running, never.
     assert seen["partner runs with"] == mine
     assert seen["partner again"] == mine
     assert seen["main runs with"] == mine
     assert os.sched_getaffinity(0) == mine
-    # Main's own waits were pinned to the same CPU, its mask given back after.
-    me = threading.get_native_id()
-    assert [m for who, m in log if who == me] == [seen["pin"], mine] * 3
+    # Each pin of a thread by another is undone by that thread as it wakes.
+    (tid,) = seen["tid"]
+    pins = [(who, pid) for who, pid, m in log if pid != 0]
+    # Main's sleep(0) found the partner born pinned; the partner's sleep(0)
+    # gave main the turn, main's join() the partner, the partner's end main.
+    assert pins == [(tid, main_tid), (main_tid, tid), (tid, main_tid)]
+    assert all(m == pin for _, pid, m in log if pid != 0)
+    assert [m for who, pid, m in log if pid == 0 and who == tid] == [mine] * 2
+    # Main pinned itself around the partner's start, then woke pinned twice.
+    assert [m for who, pid, m in log if pid == 0 and who == main_tid] == [pin] + [mine] * 3
+
+
+def test_a_spawned_thread_is_born_on_the_runs_cpu_with_the_spawners_mask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = _recording(monkeypatch)
+    allowed = sorted(os.sched_getaffinity(0))
+    custom = {allowed[-1]}
+    seen: dict[str, object] = {}
+
+    def child() -> None:
+        seen["child"] = os.sched_getaffinity(0)
+        seen["child tid"] = threading.get_native_id()
+
+    def main() -> None:
+        os.sched_setaffinity(0, custom)  # the program's own mask: inherited
+        t = threado.spawn(child)
+        seen["main"] = os.sched_getaffinity(0)
+        t.join()
+
+    threado.run(main, synchronous=True)
+    assert seen["main"] == custom
+    assert seen["child"] == custom
+    # The child was born pinned: its first turn only gave its mask back.
+    assert [(pid, m) for who, pid, m in log if who == seen["child tid"]] == [(0, custom)]
+
+
+def test_a_mask_another_thread_sets_while_a_thread_waits_for_its_turn_is_kept() -> None:
+    allowed = set(os.sched_getaffinity(0))
+    seen: list[set[int]] = []
+    custom: set[int] = set()
+
+    def child() -> None:
+        seen.append(os.sched_getaffinity(0))
+        threado.sleep(0)  # waits for the turn again while main sets its mask
+        seen.append(os.sched_getaffinity(0))
+
+    def main() -> None:
+        custom.add(min(allowed - _run_cpu()))
+        t = threado.spawn(child)
+        tid = t.native_id  # it has begun: it waits for the turn we hold
+        assert tid is not None
+        os.sched_setaffinity(tid, custom)  # while born pinned
+        threado.sleep(0)  # its turn; it gives the turn back, waits again
+        os.sched_setaffinity(tid, allowed)  # while waiting
+        t.join()
+
+    threado.run(main, synchronous=True)
+    assert seen == [custom, allowed]
+
+
+class _AnnouncedBaton:
+    """A member's baton that sets ``waiting`` as its thread begins to wait on it."""
+
+    def __init__(self, baton: _thread.LockType) -> None:
+        self.baton = baton
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if blocking:
+            self.waiting.set()
+        return self.baton.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.baton.release()
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers run in the main thread",
+)
+def test_a_signal_handler_run_while_main_waits_for_its_turn_is_not_pinned() -> None:
+    # Python runs signal handlers in the main thread, also in the middle of
+    # its wait for the turn: the handler is the program's code, and what it
+    # starts must not inherit a pin.
+    mine = os.sched_getaffinity(0)
+    seen: dict[str, set[int]] = {}
+
+    def record(key: str) -> None:
+        seen[key] = os.sched_getaffinity(0)
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        record("handler")
+        t = threading.Thread(target=record, args=("thread",))
+        t.start()
+        t.join()
+        threado.spawn(record, "member")  # joins the run, runs at its turn
+
+    handler = Once(handle)
+    main_ident = threading.get_ident()
+
+    def partner(baton: _AnnouncedBaton) -> None:
+        baton.waiting.wait(10)  # main waits for the turn we hold (we keep it)
+        resend_until(lambda: signal.pthread_kill(main_ident, signal.SIGUSR1), handler)
+
+    def main() -> None:
+        m = _sync_mode._member(local.state)
+        assert m is not None
+        baton = m.baton = _AnnouncedBaton(m.baton)  # type: ignore[assignment]
+        t = threado.spawn(partner, baton)
+        threado.sleep(0)  # the partner's turn: main waits, and runs the handler
+        t.join()
+        threado.sleep(0)  # the member the handler spawned runs
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        threado.run(main, synchronous=True)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == {"handler": mine, "thread": mine, "member": mine}
+    assert os.sched_getaffinity(0) == mine
+
+
+def test_a_spawn_inside_a_pinned_start_is_born_with_the_real_mask() -> None:
+    # A signal handler that spawns while its thread starts another member
+    # (pinned around Thread.start()): the inner spawn must not take the pin
+    # for the spawner's own mask.
+    mine = os.sched_getaffinity(0)
+    births: list[list[set[int]]] = [[], []]
+    inside: list[set[int]] = []
+
+    def main() -> None:
+        m = _sync_mode._member(local.state)
+        assert m is not None
+
+        def inner_start() -> None:
+            inside.append(os.sched_getaffinity(0))
+
+        def outer_start() -> None:
+            inside.append(os.sched_getaffinity(0))
+            m.run.start_pinned(m, inner_start, births[1])
+
+        m.run.start_pinned(m, outer_start, births[0])
+        inside.append(os.sched_getaffinity(0))
+
+    threado.run(main, synchronous=True)
+    assert births == [[mine], [mine]]
+    assert inside[0] == inside[1] != mine  # pinned while starting
+    assert inside[2] == mine
 
 
 @pytest.mark.parametrize("seed", [None, 3])
@@ -153,7 +303,7 @@ def test_a_process_started_in_a_run_gets_the_programs_mask_not_the_pin() -> None
 def test_a_pin_that_fails_stops_pinning_and_the_run_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pins, _ = _recording(monkeypatch)
+    pins = _recording(monkeypatch)
     mine = os.sched_getaffinity(0)
     missing = {4095}  # no such CPU: sched_setaffinity fails (EINVAL)
     monkeypatch.setattr(_sync_run, "_run_cpu", lambda: set(missing))
@@ -172,12 +322,12 @@ def test_a_pin_that_fails_stops_pinning_and_the_run_goes_on(
     threado.run(main, synchronous=True)
     assert log == ["a", "b"] * 3  # FIFO hand-offs as ever
     assert os.sched_getaffinity(0) == mine
-    # The failed pin is not recorded; the first wait put the mask back, once.
-    assert [m for _, m in pins] == [mine]
+    # The first pin failed (at the first spawn): nothing was pinned after it.
+    assert pins == []
 
 
 def test_no_pinning_when_one_cpu_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    pins, _ = _recording(monkeypatch)
+    pins = _recording(monkeypatch)
     mine = os.sched_getaffinity(0)
     one = {min(mine)}
     seen: list[set[int]] = []
@@ -214,31 +364,6 @@ def test_a_thread_keeps_its_cpu_for_its_runs_and_new_threads_take_them_in_turn()
         t.start()
         t.join()
     assert set().union(*(c for c in theirs if c is not None)) == allowed
-
-
-def test_a_spawned_thread_is_born_on_the_runs_cpu_with_the_spawners_mask(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    log, _ = _recording(monkeypatch)
-    allowed = sorted(os.sched_getaffinity(0))
-    custom = {allowed[-1]}
-    seen: dict[str, object] = {}
-
-    def child() -> None:
-        seen["child"] = os.sched_getaffinity(0)
-        seen["child tid"] = threading.get_native_id()
-
-    def main() -> None:
-        os.sched_setaffinity(0, custom)  # the program's own mask: inherited
-        t = threado.spawn(child)
-        seen["main"] = os.sched_getaffinity(0)
-        t.join()
-
-    threado.run(main, synchronous=True)
-    assert seen["main"] == custom
-    assert seen["child"] == custom
-    # The child was born pinned: its first wait only gave its mask back.
-    assert [m for who, m in log if who == seen["child tid"]] == [custom]
 
 
 def test_a_thread_spawned_as_its_run_ends_runs_with_the_spawners_mask() -> None:

@@ -26,7 +26,17 @@ from types import TracebackType
 from . import _state
 from ._errors import Reason
 from ._state import ThreadState, local
-from ._sync_run import GONE, RUNNING, Member, Run, offsets, runs_mutex, unpin, yield_turn
+from ._sync_run import (
+    GONE,
+    RUNNING,
+    Member,
+    Run,
+    offsets,
+    pin_id,
+    runs_mutex,
+    unpin,
+    yield_turn,
+)
 from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -118,10 +128,13 @@ def first_turn(st: ThreadState, mask: set[int] | None = None) -> None:
         return
     if st.end_hooks is not None:
         st.end_hooks.append(lambda: leave(st, m))
-        with m.run.mutex:
-            m.hooked = True
+    with m.run.mutex:
+        m.hooked = st.end_hooks is not None
+        if mask is not None:
+            m.unpin_to = mask  # born pinned: its first turn gives it back
+        m.tid = pin_id()  # from now on its turns come pinned
     _wrap_poller(m)
-    m.run._await_turn(m, mask)
+    m.run._await_turn(m)
 
 
 def leave(st: ThreadState, m: Member | None = None) -> None:
@@ -284,6 +297,7 @@ def execute(
     try:
         with run.mutex:
             m = run._join_locked(st)
+            m.tid = pin_id()
             m.pending = m.real.acquire(False)  # carry a pending wake-up over
             m.status = RUNNING
             run.current = m

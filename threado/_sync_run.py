@@ -58,24 +58,27 @@ whenever the program itself is deterministic given its interleaving.
 but a thread woken on another CPU costs a cross-CPU wake-up (an
 inter-processor interrupt to an idle core: tens of microseconds on a VM,
 three times a same-CPU switch). So on Linux, with two CPUs or more allowed,
-a member *waiting for its turn* is pinned to the run's CPU
-(``sched_setaffinity``): the baton's release queues it on the CPU of the
-thread passing the turn, which was pinned there too when it last waited,
-and the hand-off is a same-CPU context switch. The giver pins itself
-*before* it releases the next thread's baton: a system call between that
-release and its block would let the kernel switch to the woken thread
-there, which then waits for the GIL the giver holds. It gets its own mask back
-(re-read at each wait, so a mask the program sets is kept) before its turn
-runs any code of the program: threads and processes the program starts
-inherit that mask, never the pin. Waits outside the turn (in
-:func:`blocking`) are not pinned. Moving a running thread to another CPU
-costs as much as the wake-up saved, so nothing is moved on the way: a
-member's thread is *born* on the run's CPU (the spawner, holding the turn,
-is pinned around ``Thread.start()``, and the new thread's first wait gives
-it the spawner's own mask), and a thread that starts runs one after another
-(``explore``) keeps its CPU for all of them; threads starting their first
-run take the allowed CPUs in turn. If pinning fails (a cpuset changed),
-the run stops pinning.
+the thread given the turn is pinned to the run's CPU (``sched_setaffinity``
+on its native id) by the thread giving it, under the mutex, just before its
+baton is released: it is queued on the CPU of the giver, which was woken
+there too, and the hand-off is a same-CPU context switch. Its mask, read at
+that moment, waits in ``unpin_to``; the thread gives it back to itself as it
+wakes, before any code of the program runs. So the program's code never
+runs pinned (threads and processes it starts inherit its own mask, and a
+mask it sets, or another thread sets for it while it waits, is kept), and a
+thread waiting for its turn is not pinned either: a signal handler that
+runs in the main thread as it waits runs unpinned. The giver pins before it
+releases the baton: a system call between that release and its own block
+would let the kernel switch to the woken thread there, which then waits for
+the GIL the giver holds. Pinning a waiting thread is cheap; moving a running
+one is not (as costly as the wake-up saved), so a spawned member's thread
+is *born* on the run's CPU: a spawner holding the turn pins itself around
+``Thread.start()``, and the new thread's first turn gives it the spawner's
+mask. (A signal handler running in the spawner meanwhile runs pinned: the
+one window, bar the microseconds between a pin and the wake-up.) A thread
+that starts runs one after another (``explore``) keeps its CPU for all of
+them; threads starting their first run take the allowed CPUs in turn. If
+pinning fails (a cpuset changed), the run stops pinning.
 
 *Yields.* With a strategy that preempts (every seeded one), ``checkpoint()``
 and the acquisition of a threado ``Lock``/``RLock`` are possible switches;
@@ -138,6 +141,7 @@ __all__ = [
     "Run",
     "SyncToken",
     "offsets",
+    "pin_id",
     "runs_mutex",
     "unpin",
     "yield_turn",
@@ -166,8 +170,11 @@ class Member:
         "real",
         "run",
         "seq",
+        "starting",
         "state",
         "status",
+        "tid",
+        "unpin_to",
     )
 
     def __init__(self, run: Run, state: ThreadState, seq: int) -> None:
@@ -192,6 +199,12 @@ class Member:
         self.prio = 0.0
         # The thread's own token, given back when it leaves the run.
         self.real: LockType = state.token
+        # Its own mask while it starts a thread pinned (see Run.start_pinned).
+        self.starting: set[int] | None = None
+        # Its thread's native id, once known (see "One CPU").
+        self.tid: int | None = None
+        # Pinned by whoever gave it the turn: the mask to give back then.
+        self.unpin_to: set[int] | None = None
 
     # -- the token's side (any thread for wake; the member's own for park) ----
 
@@ -246,7 +259,6 @@ class Member:
                 status = GONE
                 real = m.real
             else:
-                mask = run._pin()  # before waking anyone (see _pin)
                 ready = run.ready
                 if ready:  # the hot path: pass the turn
                     if run.fifo:
@@ -256,6 +268,7 @@ class Member:
                         picked = ready.pop(run._choose(ready, False, m))
                     picked.status = RUNNING
                     run.current = nxt = picked
+                    run._pin_locked(picked)
                     # Its baton first, our bookkeeping after: unpinned,
                     # the next thread's OS wake-up (tens of microseconds
                     # on a VM) starts now and overlaps the rest of our
@@ -284,9 +297,10 @@ class Member:
             dead = True  # deadlocked in a wait inside blocking()
         else:
             try:
-                run._wait_pinned(m, mask)  # our turn again (inlined _await_turn)
+                _wait_turn(m)  # our turn again (inlined _await_turn)
             except BaseException:
                 run.dissolve()
+                _unpin_member(m)
                 raise
             with run.mutex:
                 if m.status == GONE:
@@ -337,6 +351,14 @@ offsets: dict[ThreadState, float] = {}
 _getaffinity: Callable[[int], set[int]] | None = getattr(os, "sched_getaffinity", None)
 _setaffinity: Callable[[int, Iterable[int]], None] | None = getattr(os, "sched_setaffinity", None)
 _runs_started = 0
+
+
+def pin_id() -> int | None:
+    """The calling thread's native id, by which it can be pinned; ``None``
+    where threads cannot be pinned."""
+    return _thread.get_native_id() if _setaffinity is not None else None
+
+
 #: The CPU of the last run each thread started (``.cpu``).
 _last_cpu = _thread._local()
 
@@ -372,6 +394,27 @@ def unpin(mask: set[int]) -> None:
             _setaffinity(0, mask)
         except OSError:
             pass  # the mask is not allowed any more: the kernel's choice
+
+
+def _wait_turn(m: Member) -> None:
+    """Wait for ``m``'s baton (its turn), in ``m``'s thread; then give the
+    thread its own mask back if whoever gave it the turn pinned it."""
+    m.baton.acquire()
+    if m.unpin_to is not None:
+        _unpin_member(m)
+
+
+def _unpin_member(m: Member) -> None:
+    """In ``m``'s thread: give it the mask it had when it was pinned, if it was.
+
+    Also after a wait for the turn that raised, once the run has dissolved
+    (no one can pin it after that): the turn may have been given, and the
+    thread pinned, as the wait was raising.
+    """
+    mask = m.unpin_to
+    if mask is not None:
+        m.unpin_to = None
+        unpin(mask)
 
 
 def _woken_from_outside(what: object) -> bool:
@@ -479,7 +522,24 @@ class Run:
     def _give_locked(self, m: Member) -> None:
         m.status = RUNNING
         self.current = m
+        self._pin_locked(m)
         m.baton.release()
+
+    def _pin_locked(self, m: Member) -> None:
+        """Pin the thread of ``m``, about to be given the turn, to the run's
+        CPU, keeping its mask to give back in ``m.unpin_to`` (see "One CPU")."""
+        cpu = self.cpu
+        tid = m.tid
+        get, put = _getaffinity, _setaffinity
+        if cpu is None or tid is None or get is None or put is None:
+            return
+        try:
+            mask = get(tid)
+            if mask != cpu:  # (else pinned already: born so, or its own mask)
+                put(tid, cpu)
+                m.unpin_to = mask
+        except OSError:  # the CPU was taken away (a cpuset changed)
+            self.cpu = None  # no pinning from now on
 
     def _dispatch_locked(self, decider: Member | None) -> None:
         idx = self._choose(self.ready, False, decider)
@@ -533,56 +593,22 @@ class Run:
                 stuck.append(x)
         return stuck
 
-    def _await_turn(self, m: Member, mask: set[int] | None = None) -> None:
-        """Wait for ``m``'s turn, pinned meanwhile (``mask``: born pinned, its own)."""
+    def _await_turn(self, m: Member) -> None:
         try:
-            if mask is None:
-                mask = self._pin()
-            self._wait_pinned(m, mask)
+            _wait_turn(m)
         except BaseException:
             # An asynchronous exception (KeyboardInterrupt) while waiting for
             # the turn: the run cannot go on in order; its threads run free.
             self.dissolve()
+            _unpin_member(m)
             raise
-
-    def _pin(self) -> set[int] | None:
-        """Pin the calling thread, about to wait for its turn, to the run's
-        CPU; return its own mask (read now, so a mask the program set is
-        kept), or ``None`` if it is not pinned.
-
-        Before the thread passes the turn on, not after: a system call
-        between waking the next thread and blocking lets the kernel switch
-        to it there, while we hold the GIL it needs (and back).
-        """
-        cpu = self.cpu
-        get, put = _getaffinity, _setaffinity
-        if cpu is None or get is None or put is None:
-            return None
-        mask = get(0)
-        try:
-            put(0, cpu)
-        except OSError:  # the CPU was taken away (a cpuset changed)
-            self.cpu = None  # no pinning from now on
-            return None
-        return mask
-
-    @staticmethod
-    def _wait_pinned(m: Member, mask: set[int] | None) -> None:
-        """Wait for ``m``'s baton (its turn); then give its thread ``mask`` back."""
-        if mask is None:
-            m.baton.acquire()
-            return
-        try:
-            m.baton.acquire()
-        finally:
-            unpin(mask)
 
     def start_pinned(
         self, spawner: Member, start: Callable[[], None], birth: list[set[int]]
     ) -> None:
         """``spawner`` starts the thread of a new member (``start``) pinned to
-        the run's CPU, where the thread is then born; its first wait for the
-        turn gives it ``spawner``'s own mask, appended to ``birth``, after.
+        the run's CPU, where the thread is then born; its first turn gives it
+        ``spawner``'s own mask, appended to ``birth``.
 
         Only while ``spawner`` holds the turn: it is on the run's CPU then.
         """
@@ -591,17 +617,26 @@ class Run:
         if cpu is None or get is None or put is None or spawner.status != RUNNING:
             start()
             return
+        outer = spawner.starting
+        if outer is not None:  # a spawn inside a start (a signal handler's)
+            birth.append(outer)
+            start()
+            return
         mask = get(0)
         try:
-            try:
-                put(0, cpu)
-            except OSError:
-                self.cpu = None
-            else:
-                birth.append(mask)
+            put(0, cpu)
+        except OSError:  # the CPU was taken away (a cpuset changed)
+            self.cpu = None  # no pinning from now on
+            start()
+            return
+        birth.append(mask)
+        spawner.starting = mask
+        try:
             start()
         finally:
-            unpin(mask)
+            spawner.starting = None
+            if get(0) == cpu:  # (not a mask a signal handler set meanwhile)
+                unpin(mask)
 
     # -- the token's side ----------------------------------------------------
 
@@ -737,13 +772,14 @@ def yield_turn(st: ThreadState, always: bool) -> None:
             ready.remove(nxt)
         nxt.status = RUNNING
         run.current = nxt
-        mask = run._pin()  # before waking it (see Run._pin)
+        run._pin_locked(nxt)
         # Its baton first, the bookkeeping after (see Member.park).
         nxt.baton.release()
         m.status = READY
         ready.append(m)
     try:
-        run._wait_pinned(m, mask)
+        _wait_turn(m)
     except BaseException:
         run.dissolve()  # as in _await_turn
+        _unpin_member(m)
         raise
