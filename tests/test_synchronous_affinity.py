@@ -231,7 +231,7 @@ def test_a_spawn_inside_a_pinned_start_is_born_with_the_real_mask() -> None:
     # (pinned around Thread.start()): the inner spawn must not take the pin
     # for the spawner's own mask.
     mine = os.sched_getaffinity(0)
-    births: list[list[set[int]]] = [[], []]
+    births: list[list[_sync_run.Birth]] = [[], []]
     inside: list[set[int]] = []
 
     def main() -> None:
@@ -249,7 +249,7 @@ def test_a_spawn_inside_a_pinned_start_is_born_with_the_real_mask() -> None:
         inside.append(os.sched_getaffinity(0))
 
     threado.run(main, synchronous=True)
-    assert births == [[mine], [mine]]
+    assert births == [[(mine, inside[0])], [(mine, inside[0])]]
     assert inside[0] == inside[1] != mine  # pinned while starting
     assert inside[2] == mine
 
@@ -392,10 +392,10 @@ def test_a_thread_born_pinned_that_begins_after_its_run_ended_is_unpinned(
     ended = threading.Event()
     real = _sync_mode.first_turn
 
-    def late_first_turn(st: ThreadState, mask: set[int] | None = None) -> None:
-        assert mask is not None  # born pinned
+    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+        assert birth is not None  # born pinned
         ended.wait(10)  # the run is gone: no member to wait as
-        real(st, mask)
+        real(st, birth)
 
     monkeypatch.setattr(_sync_mode, "first_turn", late_first_turn)
     masks: list[set[int]] = []
@@ -407,3 +407,85 @@ def test_a_thread_born_pinned_that_begins_after_its_run_ended_is_unpinned(
     ended.set()
     t.join()
     assert masks == [mine]
+
+
+class _AnnouncedGive:
+    """A member's baton that sets ``given`` once its turn was given (released)."""
+
+    def __init__(self, baton: _thread.LockType) -> None:
+        self.baton = baton
+        self.given = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self.baton.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.baton.release()
+        self.given.set()
+
+
+def test_a_mask_set_for_a_spawned_thread_before_its_first_turn_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its native id is known once spawn() returns, before the thread reaches
+    # first_turn (which learns its id): given the turn then (unpinned), it
+    # must not give itself its spawner's mask over the one set for it.
+    allowed = set(os.sched_getaffinity(0))
+    real = _sync_mode.first_turn
+    batons: list[_AnnouncedGive] = []
+    wrapped = threading.Event()
+
+    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+        wrapped.wait(10)
+        batons[0].given.wait(10)  # its turn came before it knew its id
+        real(st, birth)
+
+    monkeypatch.setattr(_sync_mode, "first_turn", late_first_turn)
+    seen: list[set[int]] = []
+    custom: set[int] = set()
+
+    def main() -> None:
+        custom.add(min(allowed - _run_cpu()))
+        t = threado.spawn(lambda: seen.append(os.sched_getaffinity(0)))
+        m = _sync_mode._member(local.state)
+        assert m is not None
+        child = m.run.members[-1]
+        baton = _AnnouncedGive(child.baton)
+        child.baton = baton  # type: ignore[assignment]
+        batons.append(baton)
+        wrapped.set()
+        tid = t.native_id
+        assert tid is not None
+        os.sched_setaffinity(tid, custom)
+        t.join()  # its turn
+
+    threado.run(main, synchronous=True)
+    assert seen == [custom]
+
+
+def test_a_mask_set_for_a_thread_born_pinned_before_it_begins_after_its_run_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allowed = set(os.sched_getaffinity(0))
+    set_ = threading.Event()
+    real = _sync_mode.first_turn
+
+    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+        set_.wait(10)  # the run is gone, and its mask was set meanwhile
+        real(st, birth)
+
+    monkeypatch.setattr(_sync_mode, "first_turn", late_first_turn)
+    masks: list[set[int]] = []
+    custom: set[int] = set()
+
+    def main() -> threado.Thread[None]:
+        custom.add(min(allowed - _run_cpu()))
+        return threado.spawn(lambda: masks.append(os.sched_getaffinity(0)))
+
+    t = threado.run(main, synchronous=True)
+    tid = t.native_id
+    assert tid is not None
+    os.sched_setaffinity(tid, custom)
+    set_.set()
+    t.join()
+    assert masks == [custom]

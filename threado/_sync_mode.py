@@ -29,8 +29,10 @@ from ._state import ThreadState, local
 from ._sync_run import (
     GONE,
     RUNNING,
+    Birth,
     Member,
     Run,
+    born_mask,
     offsets,
     pin_id,
     runs_mutex,
@@ -104,7 +106,7 @@ def join_spawned(spawner: ThreadState, st: ThreadState) -> None:
 
 
 def start_spawned(
-    spawner: ThreadState | None, start: Callable[[], None], birth: list[set[int]]
+    spawner: ThreadState | None, start: Callable[[], None], birth: list[Birth]
 ) -> None:
     """``spawner``, a member, starts the thread it spawned (``start``): on
     the run's CPU, so that the thread's first wait for its turn does not
@@ -116,11 +118,13 @@ def start_spawned(
         m.run.start_pinned(m, start, birth)
 
 
-def first_turn(st: ThreadState, mask: set[int] | None = None) -> None:
+def first_turn(st: ThreadState, birth: Birth | None = None) -> None:
     """In a spawned member's thread, first thing: wait for its first turn.
 
-    ``mask``: the thread was born pinned to its run's CPU; this is its own.
+    ``birth``: the thread was born pinned to its run's CPU (its own mask,
+    and the pin).
     """
+    mask = None if birth is None else born_mask(birth)
     m = _member(st)
     if m is None:
         if mask is not None:

@@ -74,11 +74,13 @@ the GIL the giver holds. Pinning a waiting thread is cheap; moving a running
 one is not (as costly as the wake-up saved), so a spawned member's thread
 is *born* on the run's CPU: a spawner holding the turn pins itself around
 ``Thread.start()``, and the new thread's first turn gives it the spawner's
-mask. (A signal handler running in the spawner meanwhile runs pinned: the
-one window, bar the microseconds between a pin and the wake-up.) A thread
-that starts runs one after another (``explore``) keeps its CPU for all of
-them; threads starting their first run take the allowed CPUs in turn. If
-pinning fails (a cpuset changed), the run stops pinning.
+mask (unless its mask was set since it began: its native id is known once
+``spawn()`` returns, before the thread can tell its run its id). (A signal
+handler running in the spawner meanwhile runs pinned: the one window, bar
+the microseconds between a pin and the wake-up.) A thread that starts
+runs one after another (``explore``) keeps its CPU for all of them; threads
+starting their first run take the allowed CPUs in turn. If pinning fails
+(a cpuset changed), the run stops pinning.
 
 *Yields.* With a strategy that preempts (every seeded one), ``checkpoint()``
 and the acquisition of a threado ``Lock``/``RLock`` are possible switches;
@@ -137,9 +139,11 @@ __all__ = [
     "PARKED",
     "READY",
     "RUNNING",
+    "Birth",
     "Member",
     "Run",
     "SyncToken",
+    "born_mask",
     "offsets",
     "pin_id",
     "runs_mutex",
@@ -351,6 +355,8 @@ offsets: dict[ThreadState, float] = {}
 _getaffinity: Callable[[int], set[int]] | None = getattr(os, "sched_getaffinity", None)
 _setaffinity: Callable[[int, Iterable[int]], None] | None = getattr(os, "sched_setaffinity", None)
 _runs_started = 0
+#: A thread born pinned (see Run.start_pinned): its own mask, and the pin.
+Birth = tuple[set[int], set[int]]
 
 
 def pin_id() -> int | None:
@@ -394,6 +400,18 @@ def unpin(mask: set[int]) -> None:
             _setaffinity(0, mask)
         except OSError:
             pass  # the mask is not allowed any more: the kernel's choice
+
+
+def born_mask(birth: Birth) -> set[int] | None:
+    """The mask to give back to the calling thread, born pinned (``birth``:
+    its spawner's own mask and the pin), as it waits for its first turn;
+    ``None`` if its mask is not the pin any more: someone set it since the
+    thread began (its native id is known then), and it keeps that one."""
+    mask, pin = birth
+    try:
+        return mask if _getaffinity is not None and _getaffinity(0) == pin else None
+    except OSError:
+        return None
 
 
 def _wait_turn(m: Member) -> None:
@@ -603,12 +621,11 @@ class Run:
             _unpin_member(m)
             raise
 
-    def start_pinned(
-        self, spawner: Member, start: Callable[[], None], birth: list[set[int]]
-    ) -> None:
+    def start_pinned(self, spawner: Member, start: Callable[[], None], birth: list[Birth]) -> None:
         """``spawner`` starts the thread of a new member (``start``) pinned to
         the run's CPU, where the thread is then born; its first turn gives it
-        ``spawner``'s own mask, appended to ``birth``.
+        ``spawner``'s own mask, appended to ``birth`` with the pin (see
+        :func:`born_mask`).
 
         Only while ``spawner`` holds the turn: it is on the run's CPU then.
         """
@@ -619,7 +636,7 @@ class Run:
             return
         outer = spawner.starting
         if outer is not None:  # a spawn inside a start (a signal handler's)
-            birth.append(outer)
+            birth.append((outer, cpu))
             start()
             return
         mask = get(0)
@@ -629,7 +646,7 @@ class Run:
             self.cpu = None  # no pinning from now on
             start()
             return
-        birth.append(mask)
+        birth.append((mask, cpu))
         spawner.starting = mask
         try:
             start()

@@ -436,7 +436,7 @@ def _bootstrap(
     func: Callable[..., Any],
     args: tuple[Any, ...],
     launch: list[None],
-    birth: list[set[int]],
+    birth: list[tuple[set[int], set[int]]],
 ) -> None:
     if not _claim(launch):
         return  # the spawner's start() failed first: this thread must not run (see _spawn)
@@ -516,9 +516,9 @@ def _spawn(
     state.handle = handle
     ctx = copy_context()
     launch: list[None] = [None]  # the launch token (see _claim)
-    # A synchronous run's thread born pinned: the mask it is to have (see
+    # A synchronous run's thread born pinned: the mask it is to have, and the pin (see
     # _sync_run.Run.start_pinned).
-    birth: list[set[int]] = []
+    birth: list[tuple[set[int], set[int]]] = []
     thread = threading.Thread(
         target=_bootstrap,
         args=(handle, state, ctx, func, args, launch, birth),
