@@ -226,6 +226,72 @@ def test_a_signal_handler_run_while_main_waits_for_its_turn_is_not_pinned() -> N
     assert os.sched_getaffinity(0) == mine
 
 
+class _AnnouncedTurn(_AnnouncedBaton):
+    """... that also sets ``given`` once its turn was given (released)."""
+
+    def __init__(self, baton: _thread.LockType) -> None:
+        super().__init__(baton)
+        self.given = threading.Event()
+
+    def release(self) -> None:
+        super().release()
+        self.given.set()
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers run in the main thread",
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="known window: the turn given to the main thread while a signal handler "
+    "runs in its wait for the turn pins the handler until it returns (not pinning "
+    "the main thread would cost its hand-offs the same-CPU wake-up)",
+)
+def test_a_signal_handler_in_main_given_the_turn_as_it_runs_is_not_pinned() -> None:
+    # The handler runs inside main's wait for its baton; the turn holder
+    # gives main the turn (pinning it) before the handler returns.
+    mine = os.sched_getaffinity(0)
+    seen: dict[str, set[int]] = {}
+    batons: list[_AnnouncedTurn] = []
+
+    def record(key: str) -> None:
+        seen[key] = os.sched_getaffinity(0)
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        batons[0].given.wait(10)  # main's turn comes as its handler runs
+        record("handler")
+        t = threading.Thread(target=record, args=("thread",))
+        t.start()
+        t.join()
+
+    handler = Once(handle)
+    main_ident = threading.get_ident()
+
+    def partner(baton: _AnnouncedTurn) -> None:
+        baton.waiting.wait(10)  # main waits for the turn we hold
+        resend_until(lambda: signal.pthread_kill(main_ident, signal.SIGUSR1), handler)
+        threado.sleep(0)  # main's turn, its handler running
+
+    def main() -> None:
+        m = _sync_mode._member(local.state)
+        assert m is not None
+        baton = _AnnouncedTurn(m.baton)
+        m.baton = baton  # type: ignore[assignment]
+        batons.append(baton)
+        t = threado.spawn(partner, baton)
+        threado.sleep(0)  # the partner's turn: main waits, and runs the handler
+        t.join()
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        threado.run(main, synchronous=True)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert os.sched_getaffinity(0) == mine  # its mask back as its wait ended
+    assert seen == {"handler": mine, "thread": mine}
+
+
 def test_a_spawn_inside_a_pinned_start_is_born_with_the_real_mask() -> None:
     # A signal handler that spawns while its thread starts another member
     # (pinned around Thread.start()): the inner spawn must not take the pin

@@ -67,7 +67,11 @@ wakes, before any code of the program runs. So the program's code never
 runs pinned (threads and processes it starts inherit its own mask, and a
 mask it sets, or another thread sets for it while it waits, is kept), and a
 thread waiting for its turn is not pinned either: a signal handler that
-runs in the main thread as it waits runs unpinned. The giver pins before it
+runs in the main thread as it waits runs unpinned, but only until the turn
+comes to the main thread: it runs inside the wait, so the pin meant for
+the wake-up applies to it until it returns (a window as long as the
+handler; not pinning the main thread would close it, at the cost of a
+cross-CPU wake-up at each hand-off to it). The giver pins before it
 releases the baton: a system call between that release and its own block
 would let the kernel switch to the woken thread there, which then waits for
 the GIL the giver holds. Pinning a waiting thread is cheap; moving a running
