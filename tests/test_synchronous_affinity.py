@@ -555,3 +555,35 @@ def test_a_mask_set_for_a_thread_born_pinned_before_it_begins_after_its_run_is_k
     set_.set()
     t.join()
     assert masks == [custom]
+
+
+def test_ctrl_c_as_a_thread_unpins_itself_on_waking_still_gives_its_mask_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # KeyboardInterrupt raised as the woken thread is about to unpin itself
+    # (a signal handler runs at the call): its wait raises, the run
+    # dissolves, and the mask must still come back.
+    mine = os.sched_getaffinity(0)
+    real = _sync_run.unpin
+    raised: list[int] = []
+    tid = threading.get_native_id()
+
+    def interrupted_unpin(mask: set[int]) -> None:
+        mine_to_undo = threading.get_native_id() == tid
+        if mine_to_undo and not raised and sys._getframe(1).f_code.co_name == "_unpin_member":
+            raised.append(tid)
+            raise KeyboardInterrupt
+        real(mask)
+
+    monkeypatch.setattr(_sync_run, "unpin", interrupted_unpin)
+    threads: list[threado.Thread[None]] = []
+
+    def main() -> None:
+        threads.append(threado.spawn(threado.sleep, 0))
+        threado.sleep(0)  # the partner's turn; it gives it back, pinning us
+
+    with pytest.raises(KeyboardInterrupt):
+        threado.run(main, synchronous=True)
+    threads[0].join()
+    assert raised == [tid]
+    assert os.sched_getaffinity(0) == mine

@@ -435,8 +435,10 @@ def _unpin_member(m: Member) -> None:
     """
     mask = m.unpin_to
     if mask is not None:
-        m.unpin_to = None
         unpin(mask)
+        # Cleared after: an exception raised at the call (KeyboardInterrupt)
+        # leaves it for the caller's handler to give back.
+        m.unpin_to = None
 
 
 def _woken_from_outside(what: object) -> bool:
