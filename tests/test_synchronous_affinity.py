@@ -2,8 +2,8 @@
 
 The thread given the turn is pinned to its run's CPU by the thread giving it,
 just before it is woken, and gives itself its own mask back as it wakes; a
-spawned thread is born on the run's CPU (``threado/_sync_run.py``, "One
-CPU"). The program's own code never runs pinned, and a thread waiting for
+spawned thread is born on the run's CPU (``threado/_sync_cpu.py``, its
+theory of operation). The program's own code never runs pinned, and a thread waiting for
 its turn is not pinned (but for a thread born so). These tests read real
 affinity masks: Linux, two CPUs or more.
 """
@@ -23,7 +23,7 @@ import pytest
 from signals import Once, resend_until
 
 import threado
-from threado import _sync_mode, _sync_run
+from threado import _sync_cpu, _sync_mode
 from threado._state import ThreadState, local
 
 pytestmark = pytest.mark.skipif(
@@ -54,7 +54,7 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
         real(pid, mask)
         log.append((threading.get_native_id(), pid, set(mask)))
 
-    monkeypatch.setattr(_sync_run, "_setaffinity", put)
+    monkeypatch.setattr(_sync_cpu, "set_affinity", put)
     return log
 
 
@@ -297,7 +297,7 @@ def test_a_spawn_inside_a_pinned_start_is_born_with_the_real_mask() -> None:
     # (pinned around Thread.start()): the inner spawn must not take the pin
     # for the spawner's own mask.
     mine = os.sched_getaffinity(0)
-    births: list[list[_sync_run.Birth]] = [[], []]
+    births: list[list[_sync_cpu.Birth]] = [[], []]
     inside: list[set[int]] = []
 
     def main() -> None:
@@ -372,7 +372,7 @@ def test_a_pin_that_fails_stops_pinning_and_the_run_goes_on(
     pins = _recording(monkeypatch)
     mine = os.sched_getaffinity(0)
     missing = {4095}  # no such CPU: sched_setaffinity fails (EINVAL)
-    monkeypatch.setattr(_sync_run, "_run_cpu", lambda: set(missing))
+    monkeypatch.setattr(_sync_cpu, "run_cpu", lambda: set(missing))
     log: list[str] = []
 
     def step(name: str) -> None:
@@ -419,14 +419,14 @@ def test_no_pinning_when_one_cpu_is_allowed(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_thread_keeps_its_cpu_for_its_runs_and_new_threads_take_them_in_turn() -> None:
     allowed = os.sched_getaffinity(0)
-    mine = [_sync_run._run_cpu() for _ in range(3)]
+    mine = [_sync_cpu.run_cpu() for _ in range(3)]
     assert mine[0] is not None
     assert len(mine[0]) == 1
     assert mine[0] <= allowed
     assert mine == [mine[0]] * 3  # explore's runs: no move between them
     theirs: list[set[int] | None] = []
     for _ in range(2 * len(allowed)):
-        t = threading.Thread(target=lambda: theirs.append(_sync_run._run_cpu()))
+        t = threading.Thread(target=lambda: theirs.append(_sync_cpu.run_cpu()))
         t.start()
         t.join()
     assert set().union(*(c for c in theirs if c is not None)) == allowed
@@ -458,7 +458,7 @@ def test_a_thread_born_pinned_that_begins_after_its_run_ended_is_unpinned(
     ended = threading.Event()
     real = _sync_mode.first_turn
 
-    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+    def late_first_turn(st: ThreadState, birth: _sync_cpu.Birth | None = None) -> None:
         assert birth is not None  # born pinned
         ended.wait(10)  # the run is gone: no member to wait as
         real(st, birth)
@@ -501,7 +501,7 @@ def test_a_mask_set_for_a_spawned_thread_before_its_first_turn_is_kept(
     batons: list[_AnnouncedGive] = []
     wrapped = threading.Event()
 
-    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+    def late_first_turn(st: ThreadState, birth: _sync_cpu.Birth | None = None) -> None:
         wrapped.wait(10)
         batons[0].given.wait(10)  # its turn came before it knew its id
         real(st, birth)
@@ -536,7 +536,7 @@ def test_a_mask_set_for_a_thread_born_pinned_before_it_begins_after_its_run_is_k
     set_ = threading.Event()
     real = _sync_mode.first_turn
 
-    def late_first_turn(st: ThreadState, birth: _sync_run.Birth | None = None) -> None:
+    def late_first_turn(st: ThreadState, birth: _sync_cpu.Birth | None = None) -> None:
         set_.wait(10)  # the run is gone, and its mask was set meanwhile
         real(st, birth)
 
@@ -564,7 +564,7 @@ def test_ctrl_c_as_a_thread_unpins_itself_on_waking_still_gives_its_mask_back(
     # (a signal handler runs at the call): its wait raises, the run
     # dissolves, and the mask must still come back.
     mine = os.sched_getaffinity(0)
-    real = _sync_run.unpin
+    real = _sync_cpu.unpin
     raised: list[int] = []
     tid = threading.get_native_id()
 
@@ -575,7 +575,7 @@ def test_ctrl_c_as_a_thread_unpins_itself_on_waking_still_gives_its_mask_back(
             raise KeyboardInterrupt
         real(mask)
 
-    monkeypatch.setattr(_sync_run, "unpin", interrupted_unpin)
+    monkeypatch.setattr(_sync_cpu, "unpin", interrupted_unpin)
     threads: list[threado.Thread[None]] = []
 
     def main() -> None:

@@ -26,17 +26,14 @@ from types import TracebackType
 from . import _state
 from ._errors import Reason
 from ._state import ThreadState, local
+from ._sync_cpu import Birth, born_mask, pin_id, unpin
 from ._sync_run import (
     GONE,
     RUNNING,
-    Birth,
     Member,
     Run,
-    born_mask,
     offsets,
-    pin_id,
     runs_mutex,
-    unpin,
     yield_turn,
 )
 from ._typing import TYPE_CHECKING, cast

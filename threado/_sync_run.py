@@ -54,37 +54,10 @@ options, yield)``: the *schedule*. Choices index an ordered list (``ready``
 in arrival order, the yielding thread first), so a schedule replays exactly
 whenever the program itself is deterministic given its interleaving.
 
-*One CPU.* Members run one at a time, so a second CPU cannot help them;
-but a thread woken on another CPU costs a cross-CPU wake-up (an
-inter-processor interrupt to an idle core: tens of microseconds on a VM,
-three times a same-CPU switch). So on Linux, with two CPUs or more allowed,
-the thread given the turn is pinned to the run's CPU (``sched_setaffinity``
-on its native id) by the thread giving it, under the mutex, just before its
-baton is released: it is queued on the CPU of the giver, which was woken
-there too, and the hand-off is a same-CPU context switch. Its mask, read at
-that moment, waits in ``unpin_to``; the thread gives it back to itself as it
-wakes, before any code of the program runs. So the program's code never
-runs pinned (threads and processes it starts inherit its own mask, and a
-mask it sets, or another thread sets for it while it waits, is kept), and a
-thread waiting for its turn is not pinned either: a signal handler that
-runs in the main thread as it waits runs unpinned, but only until the turn
-comes to the main thread: it runs inside the wait, so the pin meant for
-the wake-up applies to it until it returns (a window as long as the
-handler; not pinning the main thread would close it, at the cost of a
-cross-CPU wake-up at each hand-off to it). The giver pins before it
-releases the baton: a system call between that release and its own block
-would let the kernel switch to the woken thread there, which then waits for
-the GIL the giver holds. Pinning a waiting thread is cheap; moving a running
-one is not (as costly as the wake-up saved), so a spawned member's thread
-is *born* on the run's CPU: a spawner holding the turn pins itself around
-``Thread.start()``, and the new thread's first turn gives it the spawner's
-mask (unless its mask was set since it began: its native id is known once
-``spawn()`` returns, before the thread can tell its run its id). (A signal
-handler running in the spawner meanwhile runs pinned: the one window, bar
-the microseconds between a pin and the wake-up.) A thread that starts
-runs one after another (``explore``) keeps its CPU for all of them; threads
-starting their first run take the allowed CPUs in turn. If pinning fails
-(a cpuset changed), the run stops pinning.
+*One CPU.* The thread given the turn is pinned to the run's CPU by the
+thread giving it, just before its baton is released, and gives itself its
+own mask back as it wakes (``unpin_to``); a spawned member is born on that
+CPU. Why and how: ``_sync_cpu``.
 
 *Yields.* With a strategy that preempts (every seeded one), ``checkpoint()``
 and the acquisition of a threado ``Lock``/``RLock`` are possible switches;
@@ -122,17 +95,17 @@ wait then: the order cannot be kept.
 from __future__ import annotations
 
 import _thread
-import os
 import sys
 import time
 
+from . import _sync_cpu
 from ._errors import Deadlock
 from ._state import TIMEOUT_MAX, ThreadState
 from ._typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from _thread import LockType
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
     from typing import Any, Final
 
     from ._schedule import Strategy
@@ -143,15 +116,11 @@ __all__ = [
     "PARKED",
     "READY",
     "RUNNING",
-    "Birth",
     "Member",
     "Run",
     "SyncToken",
-    "born_mask",
     "offsets",
-    "pin_id",
     "runs_mutex",
-    "unpin",
     "yield_turn",
 ]
 
@@ -355,69 +324,6 @@ runs_mutex = _thread.allocate_lock()
 offsets: dict[ThreadState, float] = {}
 
 
-#: Pinning (see "One CPU" in the module docstring): Linux only.
-_getaffinity: Callable[[int], set[int]] | None = getattr(os, "sched_getaffinity", None)
-_setaffinity: Callable[[int, Iterable[int]], None] | None = getattr(os, "sched_setaffinity", None)
-_runs_started = 0
-#: A thread born pinned (see Run.start_pinned): its own mask, and the pin.
-Birth = tuple[set[int], set[int]]
-
-
-def pin_id() -> int | None:
-    """The calling thread's native id, by which it can be pinned; ``None``
-    where threads cannot be pinned."""
-    return _thread.get_native_id() if _setaffinity is not None else None
-
-
-#: The CPU of the last run each thread started (``.cpu``).
-_last_cpu = _thread._local()
-
-
-def _run_cpu() -> set[int] | None:
-    """The CPU a new run's members wait on, as a mask; ``None``: no pinning
-    (not Linux, or one CPU allowed).
-
-    A thread starting runs one after another (``explore``) keeps its CPU:
-    it was left there by its last wait, and moving it costs as much as a
-    wake-up across CPUs. Threads starting their first run take the allowed
-    CPUs in turn, so that runs in parallel do not share one.
-    """
-    global _runs_started
-    if _getaffinity is None or _setaffinity is None:
-        return None
-    allowed = sorted(_getaffinity(0))
-    if len(allowed) < 2:
-        return None
-    cpu = getattr(_last_cpu, "cpu", None)
-    if cpu not in allowed:
-        with runs_mutex:
-            _runs_started += 1
-            n = _runs_started
-        cpu = _last_cpu.cpu = allowed[n % len(allowed)]
-    return {cpu}
-
-
-def unpin(mask: set[int]) -> None:
-    """Give the calling thread its own affinity ``mask`` back (after a pin)."""
-    if _setaffinity is not None:
-        try:
-            _setaffinity(0, mask)
-        except OSError:
-            pass  # the mask is not allowed any more: the kernel's choice
-
-
-def born_mask(birth: Birth) -> set[int] | None:
-    """The mask to give back to the calling thread, born pinned (``birth``:
-    its spawner's own mask and the pin), as it waits for its first turn;
-    ``None`` if its mask is not the pin any more: someone set it since the
-    thread began (its native id is known then), and it keeps that one."""
-    mask, pin = birth
-    try:
-        return mask if _getaffinity is not None and _getaffinity(0) == pin else None
-    except OSError:
-        return None
-
-
 def _wait_turn(m: Member) -> None:
     """Wait for ``m``'s baton (its turn), in ``m``'s thread; then give the
     thread its own mask back if whoever gave it the turn pinned it."""
@@ -435,7 +341,7 @@ def _unpin_member(m: Member) -> None:
     """
     mask = m.unpin_to
     if mask is not None:
-        unpin(mask)
+        _sync_cpu.unpin(mask)
         # Cleared after: an exception raised at the call (KeyboardInterrupt)
         # leaves it for the caller's handler to give back.
         m.unpin_to = None
@@ -502,7 +408,7 @@ class Run:
         self._seq = 0
         self._parks = 0
         #: The CPU members wait for the turn on (a mask), or ``None``.
-        self.cpu = _run_cpu()
+        self.cpu = _sync_cpu.run_cpu()
 
     # -- membership (under mutex) ---------------------------------------------
 
@@ -554,16 +460,15 @@ class Run:
         CPU, keeping its mask to give back in ``m.unpin_to`` (see "One CPU")."""
         cpu = self.cpu
         tid = m.tid
-        get, put = _getaffinity, _setaffinity
-        if cpu is None or tid is None or get is None or put is None:
+        if cpu is None or tid is None:
             return
         try:
-            mask = get(tid)
-            if mask != cpu:  # (else pinned already: born so, or its own mask)
-                put(tid, cpu)
-                m.unpin_to = mask
+            mask = _sync_cpu.pin(tid, cpu)
         except OSError:  # the CPU was taken away (a cpuset changed)
             self.cpu = None  # no pinning from now on
+        else:
+            if mask is not None:  # (else pinned already: born so, or its own mask)
+                m.unpin_to = mask
 
     def _dispatch_locked(self, decider: Member | None) -> None:
         idx = self._choose(self.ready, False, decider)
@@ -627,17 +532,18 @@ class Run:
             _unpin_member(m)
             raise
 
-    def start_pinned(self, spawner: Member, start: Callable[[], None], birth: list[Birth]) -> None:
+    def start_pinned(
+        self, spawner: Member, start: Callable[[], None], birth: list[_sync_cpu.Birth]
+    ) -> None:
         """``spawner`` starts the thread of a new member (``start``) pinned to
         the run's CPU, where the thread is then born; its first turn gives it
         ``spawner``'s own mask, appended to ``birth`` with the pin (see
-        :func:`born_mask`).
+        :func:`_sync_cpu.born_mask`).
 
         Only while ``spawner`` holds the turn: it is on the run's CPU then.
         """
         cpu = self.cpu
-        get, put = _getaffinity, _setaffinity
-        if cpu is None or get is None or put is None or spawner.status != RUNNING:
+        if cpu is None or spawner.status != RUNNING:
             start()
             return
         outer = spawner.starting
@@ -645,9 +551,8 @@ class Run:
             birth.append((outer, cpu))
             start()
             return
-        mask = get(0)
         try:
-            put(0, cpu)
+            mask = _sync_cpu.pin_self(cpu)
         except OSError:  # the CPU was taken away (a cpuset changed)
             self.cpu = None  # no pinning from now on
             start()
@@ -658,8 +563,8 @@ class Run:
             start()
         finally:
             spawner.starting = None
-            if get(0) == cpu:  # (not a mask a signal handler set meanwhile)
-                unpin(mask)
+            if _sync_cpu.pinned_to(cpu):  # (not a mask a signal handler set meanwhile)
+                _sync_cpu.unpin(mask)
 
     # -- the token's side ----------------------------------------------------
 

@@ -8,7 +8,7 @@ hand-offs: one OS wake-up of the partner, one of us), against the standard
 library's Condition ping-pong round trip (two wake-ups too). On Linux the
 thread given the turn is pinned to the run's CPU by its giver, so a
 hand-off is a same-CPU switch where the stdlib's threads wake each other
-across CPUs (``threado/_sync_run.py``, "One CPU"). The row
+across CPUs (``threado/_sync_cpu.py``). The row
 "hand-off control" runs that stdlib side against itself: its distance from
 1.00x is the noise of the run (``--only hand-off`` runs all of them).
 
