@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import random
 import threading
@@ -131,17 +132,28 @@ def test_outside_waits_and_plain_threads_mixed_in() -> None:
         assert threado.run(program, seed, synchronous=True, seed=seed) == 4 * 3 + 2 * 5
 
 
+def _mask() -> set[int] | None:
+    """The calling thread's affinity mask (Linux), else ``None``."""
+    get = getattr(os, "sched_getaffinity", None)
+    return None if get is None else set(get(0))
+
+
 class _Turn:
     """Who runs: entered after each blocking point, left before the next."""
 
     def __init__(self) -> None:
         self.cur: str | None = None
         self.errors: list[str] = []
+        # The program's code never runs pinned to the run's CPU (_sync_cpu),
+        # whatever ended the blocking point: a wake-up, a timeout, a cancel.
+        self.mask = _mask()
 
     def enter(self, name: str) -> None:
         if self.cur is not None:
             self.errors.append(f"{name} resumed while {self.cur} runs")
         self.cur = name
+        if _mask() != self.mask:
+            self.errors.append(f"{name} resumed pinned: {_mask()}")
 
     def leave(self, name: str) -> None:
         if self.cur != name:

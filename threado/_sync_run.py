@@ -276,8 +276,7 @@ class Member:
             try:
                 _wait_turn(m)  # our turn again (inlined _await_turn)
             except BaseException:
-                run.dissolve()
-                _unpin_member(m)
+                run._turn_lost(m)
                 raise
             with run.mutex:
                 if m.status == GONE:
@@ -407,7 +406,8 @@ class Run:
         self.stranded: list[ThreadState] = []
         self._seq = 0
         self._parks = 0
-        #: The CPU members wait for the turn on (a mask), or ``None``.
+        #: The run's CPU (a mask) that a thread given the turn is pinned to,
+        #: or ``None``: no pinning (see ``_sync_cpu``).
         self.cpu = _sync_cpu.run_cpu()
 
     # -- membership (under mutex) ---------------------------------------------
@@ -526,11 +526,16 @@ class Run:
         try:
             _wait_turn(m)
         except BaseException:
-            # An asynchronous exception (KeyboardInterrupt) while waiting for
-            # the turn: the run cannot go on in order; its threads run free.
-            self.dissolve()
-            _unpin_member(m)
+            self._turn_lost(m)
             raise
+
+    def _turn_lost(self, m: Member) -> None:
+        """An asynchronous exception (KeyboardInterrupt) in ``m``'s wait for
+        the turn: the run cannot go on in order; its threads run free. Then
+        ``m``'s thread gets its mask back if it was pinned as the wait raised
+        (after dissolving: no one can pin it then)."""
+        self.dissolve()
+        _unpin_member(m)
 
     def start_pinned(
         self, spawner: Member, start: Callable[[], None], birth: list[_sync_cpu.Birth]
@@ -708,6 +713,5 @@ def yield_turn(st: ThreadState, always: bool) -> None:
     try:
         _wait_turn(m)
     except BaseException:
-        run.dissolve()  # as in _await_turn
-        _unpin_member(m)
+        run._turn_lost(m)
         raise

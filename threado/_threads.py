@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from ._sync_cpu import Birth
+
 
 __all__ = ["Thread", "current_thread", "run", "spawn"]
 
@@ -436,7 +438,7 @@ def _bootstrap(
     func: Callable[..., Any],
     args: tuple[Any, ...],
     launch: list[None],
-    birth: list[tuple[set[int], set[int]]],
+    birth: list[Birth],
 ) -> None:
     if not _claim(launch):
         return  # the spawner's start() failed first: this thread must not run (see _spawn)
@@ -516,9 +518,9 @@ def _spawn(
     state.handle = handle
     ctx = copy_context()
     launch: list[None] = [None]  # the launch token (see _claim)
-    # A synchronous run's thread born pinned: the mask it is to have, and the pin (see
-    # _sync_run.Run.start_pinned).
-    birth: list[tuple[set[int], set[int]]] = []
+    # A synchronous run's thread born pinned: the mask it is to have, and the
+    # pin (see _sync_run.Run.start_pinned).
+    birth: list[Birth] = []
     thread = threading.Thread(
         target=_bootstrap,
         args=(handle, state, ctx, func, args, launch, birth),
